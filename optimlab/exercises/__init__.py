@@ -1,0 +1,73 @@
+"""章末练习的自动检查。
+
+每章一个模块（``optimlab.exercises.sgd``、``.adam`` ……），其中的 ``check_*`` 函数
+用 optimlab 的优化器算出标准答案，与读者写的函数比较，并用中文说明对在哪里、错在哪里。
+检查函数从不抛出异常：读者函数里的错误会被捕获并报告。
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+__all__ = ["Result", "compare", "call_user", "summarize"]
+
+
+class Result:
+    """一次检查的结果：``ok`` 为是否通过，``message`` 为给读者看的说明。在 Jupyter 中直接显示为文字。"""
+
+    def __init__(self, ok: bool, message: str) -> None:
+        self.ok = ok
+        self.message = message
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return ("✓ " if self.ok else "✗ ") + self.message
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def compare(label: str, got: Any, expected: torch.Tensor, rtol: float = 1e-6, atol: float = 1e-9) -> Result:
+    """比较读者的结果 ``got`` 与标准答案 ``expected``，指出第一个不一致的元素。"""
+    if got is None:
+        return Result(False, f"{label}：函数返回了 None——还没有实现吗？")
+    try:
+        got_t = torch.as_tensor(got, dtype=expected.dtype)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        return Result(False, f"{label}：无法把返回值转换成张量（{type(exc).__name__}: {exc}）")
+    if got_t.shape != expected.shape:
+        return Result(False, f"{label}：形状应为 {tuple(expected.shape)}，实际为 {tuple(got_t.shape)}")
+    close = torch.isclose(got_t, expected, rtol=rtol, atol=atol)
+    if bool(close.all()):
+        return Result(True, f"{label}：正确")
+    idx = tuple(int(i) for i in torch.nonzero(~close)[0])
+    where = f"[{', '.join(map(str, idx))}]" if idx else ""
+    return Result(
+        False,
+        f"{label}：第一个不一致的元素是 {label}{where}，你的结果 {_fmt(float(got_t[idx]))}，"
+        f"应为 {_fmt(float(expected[idx]))}（共 {int((~close).sum())} 个元素不一致）",
+    )
+
+
+def call_user(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Result | None]:
+    """调用读者的函数；出错时返回 ``(None, Result)``，把异常变成一句说明而不是 traceback。"""
+    try:
+        return fn(*args, **kwargs), None
+    except NotImplementedError:
+        return None, Result(False, "还没有实现：把函数体里的 `raise NotImplementedError` 换成你的代码")
+    except Exception as exc:  # noqa: BLE001 —— 读者代码的任何错误都应报告而不是中断检查
+        return None, Result(False, f"你的函数抛出了 {type(exc).__name__}: {exc}")
+
+
+def summarize(results: list[Result]) -> Result:
+    """把多项检查合并成一条结果：全部通过才算通过，否则报告第一条失败。"""
+    for r in results:
+        if not r.ok:
+            return r
+    return Result(True, "全部正确（" + "；".join(r.message for r in results) + "）")
