@@ -144,7 +144,7 @@ def linear_regression(n: int = 200, noise: float = 0.5, seed: int = 0) -> tuple[
 def digits(test_fraction: float = 0.25, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """scikit-learn 自带的手写数字数据集（1797 张 8×8 图，10 类），离线可用。
 
-    像素按训练集的均值和标准差标准化。
+    像素按训练集的均值和标准差标准化（训练集中恒定的像素只减去均值）。
 
     Returns:
         ``(X_train, y_train, X_test, y_test)``：``X`` 为 float32、形状 ``(n, 64)``，``y`` 为 int64。
@@ -158,5 +158,6 @@ def digits(test_fraction: float = 0.25, seed: int = 0) -> tuple[Tensor, Tensor, 
     perm = torch.randperm(len(X), generator=gen)
     n_test = int(math.floor(len(X) * test_fraction))
     test, train = perm[:n_test], perm[n_test:]
-    mean, std = X[train].mean(0), X[train].std(0).clamp_min(1e-6)
+    mean, std = X[train].mean(0), X[train].std(0)
+    std[std == 0] = 1.0  # 训练集中恒定的像素只减去均值，不除以 0
     return (X[train] - mean) / std, y[train], (X[test] - mean) / std, y[test]
