@@ -47,7 +47,9 @@ def setup_cjk_font() -> str:
             )
         for path in found:
             font_manager.fontManager.addfont(path)
-    matplotlib.rcParams["font.family"] = "sans-serif"
+    # 显式列出两个字体族（而不是 "sans-serif"），matplotlib 才会逐字形回退：
+    # Noto Sans CJK 没有的字形（如下标 ₁、₀）由 DejaVu Sans 补上。
+    matplotlib.rcParams["font.family"] = [CJK_FONT, "DejaVu Sans"]
     matplotlib.rcParams["font.sans-serif"] = [CJK_FONT, "DejaVu Sans"]
     matplotlib.rcParams["axes.unicode_minus"] = False
     _configured = True

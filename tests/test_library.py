@@ -135,6 +135,7 @@ def test_cjk_font_renders_without_missing_glyphs():
     traj = trajectory.run(s, optimlab.SGD, steps=200, lr=0.21, label="SGD")
     plotting.plot_path(traj, ax=ax)
     ax.legend()
+    ax.set_title("β₁ = 0.9，η₀ = 10⁻³（下标与上标由 DejaVu Sans 补上）")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fig.canvas.draw()
