@@ -142,8 +142,6 @@ class Adam(BaseOptimizer):
         check_unsupported(type(self).__name__, fused=fused, capturable=capturable, differentiable=differentiable)
 
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        if group["foreach"] and torch.is_tensor(group["lr"]) and not group["capturable"]:
-            raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
         state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
         state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
@@ -151,6 +149,9 @@ class Adam(BaseOptimizer):
             state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 同 torch：每一步都检查（学习率可能在构造之后才被换成张量），在本组的任何更新之前报错
+        if group["foreach"] and torch.is_tensor(group["lr"]) and not group["capturable"]:
+            raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
         lr = as_scalar(group["lr"])
         beta1, beta2 = map(as_scalar, group["betas"])
         weight_decay, eps, amsgrad = group["weight_decay"], group["eps"], group["amsgrad"]
