@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-__all__ = ["BaseOptimizer", "as_scalar", "real_view", "scalar_dtype", "value"]
+__all__ = ["BaseOptimizer", "as_scalar", "check_betas", "check_fused", "check_unsupported", "real_view", "scalar_dtype", "value"]
 
 # optimlab 只有一份单张量循环实现；以下开关属于 torch 的其他实现（CUDA Graph、
 # 可微优化器、融合内核），打开时报错，而不是悄悄给出不同的行为。
@@ -46,6 +46,22 @@ def value(x: Any) -> Any:
 def real_view(*tensors: Tensor) -> tuple[Tensor, ...]:
     """复数张量换成实数视图 ``view_as_real``（共享存储），实数张量原样返回。"""
     return tuple(torch.view_as_real(t) if torch.is_complex(t) else t for t in tensors)
+
+
+def check_betas(betas: tuple[Any, Any]) -> None:
+    """:math:`0 \\le \\beta_1, \\beta_2 < 1`，报错信息同 torch。"""
+    for i in (0, 1):
+        if not 0.0 <= betas[i] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+
+
+def check_fused(fused: Any, foreach: Any, differentiable: Any) -> None:
+    """torch 对 ``fused`` 与其他开关组合的检查（在 ``Optimizer.__init__`` 之后进行）。"""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def check_unsupported(cls_name: str, **flags: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_unsupported, real_view, scalar_dtype, value
+from ._base import BaseOptimizer, as_scalar, check_fused, check_unsupported, real_view, scalar_dtype, value
 
 __all__ = ["Adagrad"]
 
@@ -86,11 +86,7 @@ class Adagrad(BaseOptimizer):
             "fused": fused,
         }
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        check_fused(fused, foreach, differentiable)
         check_unsupported(type(self).__name__, fused=fused, differentiable=differentiable)
 
         for group in self.param_groups:

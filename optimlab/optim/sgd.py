@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_unsupported
+from ._base import BaseOptimizer, as_scalar, check_fused, check_unsupported
 
 __all__ = ["SGD"]
 
@@ -102,11 +102,7 @@ class SGD(BaseOptimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        check_fused(fused, foreach, differentiable)
         check_unsupported(type(self).__name__, fused=fused, differentiable=differentiable)
 
     def _uses_state(self, group: dict[str, Any]) -> bool:
