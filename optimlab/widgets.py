@@ -253,6 +253,9 @@ def _slider_style() -> dict:
 
 
 def _log_slider(desc: str, value: float, lo: int, hi: int, step: float = 0.25) -> W.FloatLogSlider:
+    # 初值对齐到滑块的刻度 10^(lo + k·step)：否则浏览器显示对齐后的值，而图用的是未对齐的值
+    k = round((math.log10(value) - lo) / step)
+    value = 10.0 ** (lo + k * step)
     return W.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=step, description=desc,
                             readout_format=".2g", style=_slider_style(), continuous_update=True)
 

@@ -233,9 +233,10 @@ def test_reddi_extremes_are_messages_or_numbers():
 def test_adamw_path_does_not_depend_on_gradient_scale_but_l2_does():
     ex = w.adamw_explorer()
     ex.controls["scale"].value = 0.01
+    lr, wd = ex.value("lr"), ex.value("weight_decay")
     adamw_small, l2_small = ex.lines["AdamW"].get_xydata().copy(), ex.lines["Adam + L2"].get_xydata().copy()
-    same_traj(ex.lines["AdamW"], trajectory.run(w.scaled_quadratic(0.01), AdamW, 200, lr=0.05, weight_decay=0.1))
-    same_traj(ex.lines["Adam + L2"], trajectory.run(w.scaled_quadratic(0.01), Adam, 200, lr=0.05, weight_decay=0.1))
+    same_traj(ex.lines["AdamW"], trajectory.run(w.scaled_quadratic(0.01), AdamW, 200, lr=lr, weight_decay=wd))
+    same_traj(ex.lines["Adam + L2"], trajectory.run(w.scaled_quadratic(0.01), Adam, 200, lr=lr, weight_decay=wd))
     ex.controls["scale"].value = 100.0
     assert "s = 100" in ex.title.get_text()
     np.testing.assert_allclose(ex.lines["AdamW"].get_xydata(), adamw_small, atol=1e-5)
@@ -361,11 +362,12 @@ def test_prefetched_neighbours_equal_separate_runs():
     """移动滑块时两侧的取值由一次批量扫描预先算好；下一格直接取缓存，结果与 trajectory.run 逐位相同。"""
     ex = w.adam_explorer("rosenbrock")
     ex.controls["beta1"].value = 0.5
-    key = ex.cache.key(("rosenbrock",), Adam, {"lr": 0.05, "betas": (0.503, 0.999), "eps": 1e-8}, 200)
+    lr = ex.value("lr")
+    key = ex.cache.key(("rosenbrock",), Adam, {"lr": lr, "betas": (0.503, 0.999), "eps": 1e-8}, 200)
     assert key in ex.cache._data  # 右边第 3 格已经算好
     ex.controls["beta1"].value = 0.503
     surf = problems.rosenbrock()
-    same_traj(ex.lines["Adam"], trajectory.run(surf, Adam, 200, lr=0.05, betas=(0.503, 0.999)))
+    same_traj(ex.lines["Adam"], trajectory.run(surf, Adam, 200, lr=lr, betas=(0.503, 0.999)))
     same_traj(ex.lines["SGD"], trajectory.run(surf, SGD, 200, lr=1e-3, momentum=0.503))
     ex.controls["lr"].value = 10 ** -0.75  # 预取沿学习率进行，包括发散的设置
     ex.controls["lr"].value = 1.0
