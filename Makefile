@@ -1,0 +1,121 @@
+# optimlab: two entry points.
+#   make book   set up everything, then build the static site into _build/html (any warning fails)
+#   make test   same setup (+ chromium), build the site if it is missing or stale, run every test
+#
+# Each target installs what it needs on its own: the Python virtual environment from the pinned
+# requirements.txt, the CJK fonts and Chromium from Debian (only when missing, only as root) and the
+# site's front-end assets from the npm registry at the versions pinned in package-lock.json.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := book
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HTML   := _build/html
+
+# Thebe's published package declares JupyterLab build dependencies that the bundle in its lib/
+# does not need, so it is fetched on its own with `npm pack`, pinned by version and integrity.
+THEBE_VERSION   := 0.9.3
+THEBE_INTEGRITY := sha512-Rb/7kVhtlffXra3kIe7OuIGE7awsm2/fGWxw21DiNfnWLnUQiDl9AWqYdshPwZPG/5DzLpsJRPix2xtCPtJmQQ==
+
+IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+APT_UPDATED := $(VENV)/.apt-updated
+
+BOOK_SOURCES := $(shell find book optimlab -type f \( -name '*.md' -o -name '*.ipynb' -o -name '*.py' \
+                  -o -name '*.bib' -o -name '*.txt' -o -name '*.css' -o -name '*.js' -o -name '*.png' \
+                  -o -name '*.svg' \) -not -path '*/.ipynb_checkpoints/*' -not -path '*/__pycache__/*' 2>/dev/null)
+
+.PHONY: book test setup python fonts chromium assets clean
+
+setup: python fonts assets
+
+# ---------------------------------------------------------------- Python
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (optimlab)"
+	touch $@
+
+python: $(VENV)/.installed
+
+# ---------------------------------------------------------------- system packages (Debian)
+define apt_install
+	@if [ "$(IS_ROOT)" = yes ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(1) >/dev/null; \
+	else \
+	  echo "缺少系统软件包：$(1)。请以 root 运行，或手动 sudo apt-get install $(1)" >&2; exit 1; \
+	fi
+endef
+
+fonts: python
+	@if ! fc-list 2>/dev/null | grep "Noto Sans CJK" >/dev/null; then \
+	  echo "安装中文字体 fonts-noto-cjk ..."; \
+	  $(MAKE) --no-print-directory _apt PKGS="fonts-noto-cjk fontconfig"; \
+	  rm -f "$$($(BIN)/python -c 'import matplotlib; print(matplotlib.get_cachedir())')"/fontlist-*.json; \
+	fi
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "安装 chromium ..."; \
+	  $(MAKE) --no-print-directory _apt PKGS="chromium"; \
+	fi
+
+.PHONY: _apt
+_apt:
+	$(call apt_install,$(PKGS))
+
+# ---------------------------------------------------------------- npm assets
+node_modules/.installed: package.json package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  echo "安装 nodejs / npm ..."; \
+	  $(MAKE) --no-print-directory _apt PKGS="nodejs npm"; \
+	fi
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf node_modules/thebe && mkdir -p node_modules/thebe .cache
+	cd .cache && rm -f thebe-$(THEBE_VERSION).tgz && npm pack thebe@$(THEBE_VERSION) --loglevel=error >/dev/null
+	python3 -c 'import base64, hashlib, sys; d = base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode(); \
+	  sys.exit(0 if "sha512-" + d == sys.argv[2] else "thebe tarball integrity mismatch: sha512-" + d)' \
+	  .cache/thebe-$(THEBE_VERSION).tgz '$(THEBE_INTEGRITY)'
+
+	tar -xzf .cache/thebe-$(THEBE_VERSION).tgz -C node_modules/thebe --strip-components=1
+	touch $@
+
+assets: node_modules/.installed
+
+# ---------------------------------------------------------------- the book
+# Notebooks are stored executed (execute_notebooks: off); the nbval tests prove the stored outputs
+# equal a fresh run. Every build starts clean (and --all re-reads every page), so no warning can
+# hide in a cached page and no page of a removed chapter survives.
+book: setup
+	rm -rf $(HTML) _build/.doctrees
+	$(BIN)/jupyter-book build . -W -n --keep-going --all
+	touch $(HTML)/.built
+
+$(HTML)/.built: $(BOOK_SOURCES) _config.yml _toc.yml package-lock.json | setup
+	$(MAKE) --no-print-directory book
+
+# ---------------------------------------------------------------- the tests
+# One pytest run: unit/oracle tests, binder and browser tests, and nbval over every stored notebook.
+NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
+
+test: setup chromium $(HTML)/.built
+	$(BIN)/python -m pytest -p nbval_plugin tests $(NOTEBOOKS) --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 -p no:cacheprovider -ra
+
+clean:
+	rm -rf _build artifacts .cache
+
+# ---------------------------------------------------------------- Binder
+# binder/requirements.txt is requirements.txt with torch's CPU-only build (tests/test_binder.py
+# keeps the two consistent). Regenerate it after changing requirements.txt: make binder
+.PHONY: binder
+binder:
+	{ echo "# 由 make binder 从 ../requirements.txt 生成，请勿手改。mybinder.org 没有 GPU：torch 用 CPU 版。"; \
+	  echo "--extra-index-url https://download.pytorch.org/whl/cpu"; \
+	  grep -v -E '^\s*(#|$$)' requirements.txt | sed -E 's/^torch==([^+]+)$$/torch==\1+cpu/'; } > binder/requirements.txt

@@ -1,0 +1,161 @@
+"""让 optimlab 的静态站点自成一体的 Sphinx 扩展。
+
+读者常在访问不了国外 CDN 的网络里打开本书，所以页面读取时不得向站点以外的主机发任何请求：
+
+* 把 npm 按固定版本安装在 ``node_modules/`` 的 MathJax 3、require.js、ipywidgets 的 HTML
+  管理器和 Thebe 复制到 ``_build/html/_static/vendor/``（``_config.yml`` 中的 ``mathjax_path``、
+  ``nb_ipywidgets_js`` 指向这些副本；本扩展把 sphinx-thebe 写死的 unpkg 地址换成本地副本）；
+* sphinx-thebe 在 Sphinx 7 下会把同一段 ``const THEBE_JS_URL = ...`` 注册两次，
+  浏览器报 ``Identifier 'THEBE_JS_URL' has already been declared``：这里按内容去重；
+* matplotlib 的 ``Animation.to_jshtml()`` 会插入指向 CDN 的 Font Awesome 4 样式表：这里删掉它
+  （按钮图标由主题自带的 Font Awesome 渲染）；
+* Thebe（点击“Launch Thebe”后）默认从 CDN 加载 MathJax 2：在页面的 Thebe 配置里关掉它；
+* 最后检查每一页：仍引用外部主机的脚本、样式表、图片等一律报警告，配合 ``-W`` 让构建失败。
+
+另外让 autodoc 读中文 reST 文档字符串时按字符识别行内标记（见 ``_cjk_inline_markup``），
+并把 ``html_search_options['dict']``（jieba 用户词典）换成绝对路径，使中文搜索与构建目录无关。
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_MODULES = ROOT / "node_modules"
+
+#: 复制到 ``_static/vendor/`` 的文件：(node_modules 中的来源, vendor 下的目标, 要忽略的模式)
+VENDOR = [
+    ("mathjax/es5", "mathjax", ()),
+    ("requirejs/require.js", "require.js", ()),
+    ("@jupyter-widgets/html-manager/dist", "html-manager", ("*.map", "embed.js", "libembed-amd.js", "*.txt")),
+    ("thebe/lib", "thebe", ("*.map", "*.d.ts", "*.txt")),
+]
+
+THEBE_JS = "_static/vendor/thebe/index.js"
+
+# matplotlib.animation.JS_INCLUDE 中的 <link rel="stylesheet" href="https://.../font-awesome.min.css">
+FONT_AWESOME_CDN = re.compile(
+    r'<link[^>]*href="https?://[^"]*font-awesome[^"]*"[^>]*>\s*', re.IGNORECASE
+)
+
+# 页面加载时就会被浏览器请求的资源（<a href> 只在点击时跟随，不算）
+EXTERNAL_RESOURCE = re.compile(
+    r'<(?:script|link|img|iframe|source|video|audio|embed|object)\b[^>]*?'
+    r'\b(?:src|href|data)\s*=\s*["\']((?:https?:)?//[^"\']+)["\']',
+    re.IGNORECASE,
+)
+CSS_IMPORT = re.compile(r'@import\s+(?:url\()?["\']?((?:https?:)?//[^"\')\s]+)', re.IGNORECASE)
+
+
+def strip_cdn_font_awesome(html: str) -> str:
+    """删掉 ``to_jshtml()`` 输出中指向 CDN 的 Font Awesome 样式表链接。"""
+    return FONT_AWESOME_CDN.sub("", html)
+
+
+def external_resources(html: str) -> list[str]:
+    """返回 HTML 片段中页面加载时会请求的外部地址。"""
+    return EXTERNAL_RESOURCE.findall(html) + CSS_IMPORT.findall(html)
+
+
+def _absolute_search_dict(app, config):
+    options = dict(config.html_search_options or {})
+    if options.get("dict"):
+        path = Path(options["dict"])
+        if not path.is_absolute():
+            path = Path(app.confdir) / path
+        if not path.is_file():
+            logger.warning("jieba 用户词典不存在：%s", path, type="optimlab", subtype="search")
+        options["dict"] = str(path)
+        config.html_search_options = options
+
+
+def _cjk_inline_markup(app):
+    """中文文档字符串里行内标记紧挨汉字与全角标点（如 ``share_memory_()``（多进程…），docutils
+    默认不认；打开 character_level_inline_markup，让 autodoc 的 reST 按字符识别行内标记。"""
+    app.env.settings["character_level_inline_markup"] = True
+
+
+def _rebuild(asset, **changes):
+    """按 Sphinx 资源对象的类型重建一个（_JavaScript / _CascadingStyleSheet 是不可变的 str）。"""
+    attributes = dict(asset.attributes)
+    attributes.update(changes)
+    return type(asset)(asset.filename, priority=asset.priority, **attributes)
+
+
+def _key(asset):
+    attributes = getattr(asset, "attributes", {}) or {}
+    return (str(getattr(asset, "filename", asset) or ""), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+
+
+def _dedupe(assets):
+    seen, out = set(), []
+    for asset in assets:
+        key = _key(asset)
+        if key not in seen:
+            seen.add(key)
+            out.append(asset)
+    return out
+
+
+def _page_context(app, pagename, templatename, context, doctree):
+    pathto = context.get("pathto")
+    scripts = _dedupe(context.get("script_files", []))
+    for i, script in enumerate(scripts):
+        body = (getattr(script, "attributes", {}) or {}).get("body", "")
+        if "THEBE_JS_URL" in body and pathto is not None:
+            local = pathto(THEBE_JS, resource=True)
+            body = re.sub(r'const THEBE_JS_URL = "[^"]*"', f'const THEBE_JS_URL = "{local}"', body)
+            scripts[i] = _rebuild(script, body=body)
+    context["script_files"] = scripts
+    context["css_files"] = _dedupe(context.get("css_files", []))
+
+    if "body" in context:
+        body = strip_cdn_font_awesome(context["body"])
+        # Thebe 启动后默认从 CDN 加载 MathJax 2 来排版 text/latex 输出；本站已有 MathJax 3，不要它
+        body = body.replace("requestKernel: true,", "requestKernel: true,\n        mathjaxUrl: false,", 1)
+        context["body"] = body
+
+    found = [str(getattr(a, "filename", a)) for a in scripts + context["css_files"]]
+    found = [f for f in found if "://" in f or f.startswith("//")]
+    for part in ("body", "metatags"):
+        found += external_resources(context.get(part) or "")
+    for url in sorted(set(found)):
+        logger.warning(
+            "页面 %s 加载时会请求外部资源：%s", pagename, url, type="optimlab", subtype="external"
+        )
+
+
+def _copy_vendor(app, exc):
+    if exc is not None or app.builder.format != "html":
+        return
+    dest = Path(app.outdir) / "_static" / "vendor"
+    missing = [src for src, _, _ in VENDOR if not (NODE_MODULES / src).exists()]
+    if missing:
+        raise ExtensionError(
+            "缺少前端资源 " + ", ".join(missing) + "：请先运行 make book（它会执行 npm ci）"
+        )
+    for src, target, ignore in VENDOR:
+        source, out = NODE_MODULES / src, dest / target
+        if source.is_dir():
+            if out.exists():
+                shutil.rmtree(out)
+            shutil.copytree(source, out, ignore=shutil.ignore_patterns(*ignore))
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, out)
+
+
+def setup(app):
+    app.connect("config-inited", _absolute_search_dict)
+    app.connect("builder-inited", _cjk_inline_markup)
+    # 晚于 myst-nb 与 sphinx-thebe 的处理函数运行，此时页面的脚本列表已经完整
+    app.connect("html-page-context", _page_context, priority=900)
+    app.connect("build-finished", _copy_vendor)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,421 @@
+"""在真实浏览器里检查静态站点：Debian 的 Chromium（无头），由 Playwright 驱动。
+
+站点 ``_build/html`` 由本文件在 127.0.0.1 的空闲端口上提供；其他主机的请求一律拦截并记为失败。
+每一页都打开两次（桌面宽度与 390 px 手机宽度），并把截图存到 ``artifacts/screenshots/``。
+先运行 ``make book``（``make test`` 会在站点缺失或过期时自动构建）。
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+#: 搜索词 -> 讲授它的章节（章节页面构建出来之后，搜索结果必须包含它）
+SEARCH_TERMS = {
+    "偏差校正": "book/03_bias_correction.html",
+    "动量": "book/01_sgd.html",
+    "学习率": "book/01_sgd.html",
+}
+
+
+def discover_pages():
+    """所有构建出的 HTML 页面（相对 _build/html 的路径），不含 _static 等资源目录。"""
+    if not (HTML / "index.html").is_file():
+        return []
+    skip = {"_static", "_sources", "_images", "_downloads"}
+    return sorted(
+        p.relative_to(HTML).as_posix()
+        for p in HTML.rglob("*.html")
+        if not (set(p.relative_to(HTML).parts) & skip)
+    )
+
+
+PAGES = discover_pages()
+
+
+def page_source(rel):
+    return (HTML / rel).read_text(encoding="utf-8")
+
+
+def is_notebook_page(rel):
+    return (HTML / "_sources" / rel).with_suffix(".ipynb").is_file()
+
+
+def redirect_target(rel):
+    """The page a meta-refresh page (index.html) sends the reader to, or None."""
+    if rel is None or not rel.endswith(".html") or "?" in rel:
+        return None
+    match = re.search(r'http-equiv="Refresh" content="\d+;\s*url=([^"]+)"', page_source(rel), re.IGNORECASE)
+    return match and (Path(rel).parent / match.group(1)).as_posix().removeprefix("./")
+
+
+def is_redirect(rel):
+    return redirect_target(rel) is not None
+
+
+def has_math(rel):
+    return bool(re.search(r'class="math[ "]', page_source(rel)))
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session", autouse=True)
+def screenshots():
+    """A fresh artifacts/screenshots/ for this run (CI keeps the folder)."""
+    if SCREENSHOTS.exists():
+        for old in SCREENSHOTS.glob("*.png"):
+            old.unlink()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def site():
+    """The built site on 127.0.0.1 (a free port); yields its base URL."""
+    assert (HTML / "index.html").is_file(), "站点尚未构建：先运行 make book"
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(HTML))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make test does)")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Visit:
+    """A browser context that blocks and records other hosts, console errors and failed loads."""
+
+    def __init__(self, browser, base, viewport):
+        self.base = base
+        self.external, self.errors, self.failed = [], [], []
+        self.context = browser.new_context(viewport=viewport, service_workers="block")
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        self.page.on("response", self._response)
+        self.page.on("requestfailed", self._request_failed)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(self.base):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+    def _console(self, msg):
+        if msg.type == "error":
+            self.errors.append(f"console: {msg.text}")
+
+    def _response(self, response):
+        if response.status >= 400:
+            self.failed.append(f"HTTP {response.status} {response.url}")
+
+    def _request_failed(self, request):
+        if request.url.startswith(self.base):
+            self.failed.append(f"failed {request.url}: {request.failure}")
+
+    def open(self, rel):
+        self.page.goto(self.base + rel, wait_until="load")
+        target = redirect_target(rel)
+        if target:
+            self.page.wait_for_url(self.base + target)
+        settle(self.page)
+        return self.page
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, site):
+    opened = []
+
+    def make(viewport=DESKTOP):
+        v = Visit(browser, site, viewport)
+        opened.append(v)
+        return v
+
+    yield make
+    for v in opened:
+        v.close()
+
+
+# ---------------------------------------------------------------- helpers
+
+SETTLE_JS = """
+async () => {
+  // 懒加载的图片改为立即加载，并等它们解码完
+  const imgs = Array.from(document.images);
+  imgs.forEach((img) => { if (img.loading === "lazy") img.loading = "eager"; });
+  await Promise.all(imgs.map((img) => img.decode().catch(() => null)));
+  // MathJax 排版完成
+  if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+    await window.MathJax.startup.promise;
+    if (window.MathJax.typesetPromise) await window.MathJax.typesetPromise();
+  }
+  await document.fonts.ready;
+  return true;
+}
+"""
+
+WIDGETS_RENDERED_JS = """
+() => {
+  const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
+  const rendered = document.querySelectorAll(".widget-subarea > *, .jupyter-widgets.widget-container");
+  return views.length === 0 || rendered.length >= views.length;
+}
+"""
+
+VISIBLE_TEXT_JS = """
+() => {
+  const main = document.querySelector("main") || document.body;
+  const clone = main.cloneNode(true);
+  clone.querySelectorAll("pre, code, script, style, mjx-container, .highlight").forEach((n) => n.remove());
+  return clone.textContent;
+}
+"""
+
+
+def settle(page):
+    page.wait_for_load_state("load")
+    if page.evaluate("() => !!document.querySelector('script[type=\"application/vnd.jupyter.widget-view+json\"]')"):
+        page.wait_for_function(WIDGETS_RENDERED_JS, timeout=20_000)
+    page.evaluate(SETTLE_JS)
+    page.wait_for_timeout(200)
+
+
+def shot_name(rel, suffix):
+    return rel.removesuffix(".html").replace("/", "__") + f"-{suffix}.png"
+
+
+def assert_clean(v, rel):
+    assert v.external == [], f"{rel}: requests to other hosts: {v.external}"
+    assert v.failed == [], f"{rel}: failed loads: {v.failed}"
+    assert v.errors == [], f"{rel}: console errors: {v.errors}"
+
+
+# ---------------------------------------------------------------- every page
+
+
+def test_site_has_pages():
+    assert PAGES, "站点尚未构建：先运行 make book"
+    assert "search.html" in PAGES
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_page_desktop(visit, rel):
+    """No other host, no console error, every image loads, math typeset, widgets rendered."""
+    v = visit(DESKTOP)
+    page = v.open(rel)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / shot_name(rel, "desktop")), full_page=True)
+
+    assert_clean(v, rel)
+
+    broken = page.evaluate(
+        "() => Array.from(document.images).filter((i) => !(i.complete && i.naturalWidth > 0)).map((i) => i.src)"
+    )
+    assert broken == [], f"{rel}: images that did not load: {broken}"
+
+    text = page.evaluate(VISIBLE_TEXT_JS)
+    for raw in ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin{", "\\frac"):
+        assert raw not in text, f"{rel}: raw TeX {raw!r} is visible"
+    if has_math(rel) and not is_redirect(rel):
+        n_math = page.locator(".math").count()
+        n_typeset = page.locator(".math mjx-container, mjx-container").count()
+        assert n_typeset >= n_math > 0, f"{rel}: {n_math} math elements but {n_typeset} typeset"
+        assert page.locator("mjx-merror").count() == 0, f"{rel}: MathJax reported a TeX error"
+
+    if "application/vnd.jupyter.widget-state+json" in page_source(rel):
+        assert page.locator(".jupyter-widgets").count() > 0, f"{rel}: embedded widgets did not render"
+        assert "Error displaying widget" not in page.inner_text("body")
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_page_phone_width(visit, rel):
+    """At 390 px nothing forces the page to scroll sideways."""
+    v = visit(PHONE)
+    page = v.open(rel)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / shot_name(rel, "390px")), full_page=True)
+    assert_clean(v, rel)
+    width = page.evaluate(
+        "() => ({scroll: document.scrollingElement.scrollWidth, client: document.scrollingElement.clientWidth})"
+    )
+    if width["scroll"] > width["client"]:
+        culprits = page.evaluate(
+            """() => Array.from(document.querySelectorAll("main *")).filter((e) => {
+                 const r = e.getBoundingClientRect(); return r.right > document.documentElement.clientWidth + 1;
+               }).slice(0, 5).map((e) => e.tagName + "." + e.className)"""
+        )
+        pytest.fail(f"{rel}: page scrolls sideways at 390 px ({width}); widest: {culprits}")
+
+
+# ---------------------------------------------------------------- launch buttons
+
+NOTEBOOK_PAGES = [rel for rel in PAGES if is_notebook_page(rel)]
+
+
+def _repository():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    url = config["repository"]["url"].rstrip("/")
+    return url.split("github.com/")[-1], config["repository"].get("branch", "main")
+
+
+@pytest.mark.parametrize("rel", NOTEBOOK_PAGES or [pytest.param(None, marks=pytest.mark.skip("no notebook page"))])
+def test_launch_buttons(visit, rel):
+    """Binder and Thebe buttons sit in the page header; Binder points at this notebook in the repository."""
+    repo, branch = _repository()
+    page = visit(DESKTOP).open(rel)
+    assert page.locator(".dropdown-launch-buttons button.dropdown-toggle").is_visible()
+    binder = page.locator('.dropdown-launch-buttons a[href*="mybinder.org/v2/gh/"]')
+    assert binder.count() == 1
+    href = binder.get_attribute("href")
+    assert href.startswith(f"https://mybinder.org/v2/gh/{repo}/{branch}?")
+    assert href.endswith(rel.removesuffix(".html") + ".ipynb")
+    assert page.locator(".dropdown-launch-buttons .btn-launch-thebe").count() == 1
+    # 源码仓库按钮
+    assert page.locator(f'a[href="https://github.com/{repo}"]').count() >= 1
+
+
+@pytest.mark.skipif(not NOTEBOOK_PAGES, reason="no notebook page")
+def test_thebe_loads_from_the_site(visit):
+    """Clicking "Launch Thebe" loads Thebe from _static/vendor; only then is Binder contacted."""
+    v = visit(DESKTOP)
+    page = v.open(NOTEBOOK_PAGES[0])
+    assert v.external == []
+    page.evaluate("() => initThebeSBT()")
+    page.wait_for_function("() => typeof window.thebelab !== 'undefined'", timeout=20_000)
+    assert page.evaluate("() => THEBE_JS_URL").endswith("_static/vendor/thebe/index.js")
+    page.wait_for_timeout(1000)
+    assert all("mybinder.org" in url for url in v.external), v.external
+
+
+# ---------------------------------------------------------------- search
+
+
+def search_results(v, term):
+    page = v.open(f"search.html?q={quote(term)}")
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#search-results'); "
+        "return s && (s.querySelector('ul.search li') || /\\d|没有|未找到|not/i.test(s.innerText)); }",
+        timeout=20_000,
+    )
+    page.wait_for_timeout(300)
+    hrefs = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map((a) => a.href)")
+    return sorted({h.split("?")[0].split("#")[0].removeprefix(v.base) for h in hrefs})
+
+
+def pages_mentioning(term):
+    return [rel for rel in PAGES if rel.startswith("book/") and term in page_source(rel)]
+
+
+@pytest.mark.parametrize("term", list(SEARCH_TERMS))
+def test_chinese_search(visit, term):
+    chapter = SEARCH_TERMS[term]
+    mentioning = pages_mentioning(term)
+    if not mentioning:
+        pytest.skip(f"no page mentions {term} yet")
+    v = visit(DESKTOP)
+    results = search_results(v, term)
+    v.page.screenshot(path=str(SCREENSHOTS / f"search-{term}-desktop.png"), full_page=True)
+    assert_clean(v, "search.html")
+    assert results, f"search for {term} found nothing, though {mentioning} mention it"
+    assert set(results) <= set(PAGES)
+    if chapter in PAGES:
+        assert chapter in results, f"search for {term}: {results} lacks {chapter}"
+
+
+def test_search_index_keeps_dictionary_words():
+    """jieba with book/zh_dict.txt indexes whole terms such as 偏差校正, so a search for them matches."""
+    index = (HTML / "searchindex.js").read_text(encoding="utf-8")
+    data = json.loads(index[index.index("(") + 1 : index.rindex(")")])
+    terms = set(data["terms"]) | set(data["titleterms"])
+    present = [t for t in SEARCH_TERMS if pages_mentioning(t)]
+    if not present:
+        pytest.skip("no page mentions the search terms yet")
+    for term in present:
+        assert term in terms, f"{term} is not a term of the search index"
+
+
+# ---------------------------------------------------------------- static explorers
+
+
+def animation_pages():
+    return [rel for rel in PAGES if 'class="animation"' in page_source(rel)]
+
+
+def test_static_explorer_sliders_change_the_picture(visit):
+    """Every matplotlib to_jshtml animation: moving its slider shows another frame."""
+    pages = animation_pages()
+    if not pages:
+        pytest.skip("no page has a static explorer (to_jshtml animation) yet")
+    for rel in pages:
+        v = visit(DESKTOP)
+        page = v.open(rel)
+        animations = page.locator("div.animation")
+        assert animations.count() > 0
+        for i in range(animations.count()):
+            anim = animations.nth(i)
+            anim.scroll_into_view_if_needed()
+            img = anim.locator("img").first
+            slider = anim.locator('input[type="range"]').first
+            before = img.get_attribute("src")
+            assert before and before.startswith("data:image"), f"{rel}: animation {i} shows no frame"
+            top = int(slider.get_attribute("max"))
+            assert top > 0, f"{rel}: animation {i} has a single frame"
+            slider.evaluate(
+                "(s, v) => { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); "
+                "s.dispatchEvent(new Event('change', {bubbles: true})); }",
+                top,
+            )
+            page.wait_for_timeout(100)
+            after = img.get_attribute("src")
+            assert after != before, f"{rel}: moving animation {i}'s slider did not change the picture"
+        assert_clean(v, rel)
