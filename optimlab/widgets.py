@@ -1384,7 +1384,7 @@ def nadam_explorer(surface: str = "rosenbrock", steps: int = 200, **kwargs) -> N
 
 def variants_explorer() -> _Tabs:
     """变体一章的三个探索器放在一组标签页里：AMSGrad、AdamW、NAdam。"""
-    return _Tabs({"AMSGrad 与 Adam": reddi_explorer(), "AdamW 与 Adam + L2": adamw_explorer(),
+    return _Tabs({"AMSGrad 与 Adam": reddi_explorer(), "AdamW 与 L2": adamw_explorer(),
                   "NAdam 与 Adam": nadam_explorer()})
 
 

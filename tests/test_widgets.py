@@ -256,7 +256,7 @@ def test_nadam_explorer_matches_runs():
 
 def test_variants_explorer_has_three_tabs():
     tabs = w.variants_explorer()
-    assert [tabs.widget.get_title(i) for i in range(3)] == ["AMSGrad 与 Adam", "AdamW 与 Adam + L2", "NAdam 与 Adam"]
+    assert [tabs.widget.get_title(i) for i in range(3)] == ["AMSGrad 与 Adam", "AdamW 与 L2", "NAdam 与 Adam"]
 
 
 # ----------------------------------------------------------------------------- 调度器
