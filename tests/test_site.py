@@ -129,7 +129,7 @@ class Visit:
 
     def __init__(self, browser, base, viewport):
         self.base = base
-        self.external, self.errors, self.failed = [], [], []
+        self.external, self.errors, self.failed, self.requested = [], [], [], []
         self.context = browser.new_context(viewport=viewport, service_workers="block")
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
@@ -141,6 +141,7 @@ class Visit:
     def _route(self, route):
         url = route.request.url
         if url.startswith(self.base):
+            self.requested.append(url.removeprefix(self.base).split("?")[0])
             route.continue_()
         else:
             self.external.append(url)
@@ -270,9 +271,47 @@ def test_page_desktop(visit, rel):
         assert n_typeset >= n_math > 0, f"{rel}: {n_math} math elements but {n_typeset} typeset"
         assert page.locator("mjx-merror").count() == 0, f"{rel}: MathJax reported a TeX error"
 
-    if "application/vnd.jupyter.widget-state+json" in page_source(rel):
+    has_widgets = "application/vnd.jupyter.widget-state+json" in page_source(rel)
+    if has_widgets:
         assert page.locator(".jupyter-widgets").count() > 0, f"{rel}: embedded widgets did not render"
         assert "Error displaying widget" not in page.inner_text("body")
+        assert page.locator(".jupyter-widgets-disconnected").count() == 0 or page.evaluate(
+            "() => getComputedStyle(document.querySelector('.jupyter-widgets-disconnected'), '::before').content"
+        ) in ("none", "normal"), f"{rel}: widgets show the 'disconnected' marker"
+
+    # 页面体量：不加载主题的 fontawesome.js（1.5 MB），控件管理器只在有控件状态的页面加载
+    assert not [u for u in v.requested if u.endswith("fontawesome.js")], f"{rel}: loads fontawesome.js"
+    manager = [u for u in v.requested if u.startswith("_static/vendor/widgets/")]
+    if not is_redirect(rel):
+        assert bool(manager) == has_widgets, f"{rel}: widget manager loaded: {manager}, widget state: {has_widgets}"
+
+
+THEME_ICONS_JS = """
+() => Array.from(document.querySelectorAll("i.fa-solid, i.fas, i.fab, i.fa-brands"))
+  .filter((i) => i.getBoundingClientRect().width > 0)
+  .map((i) => {
+    const before = getComputedStyle(i, "::before");
+    return {cls: i.className, content: before.content, font: before.fontFamily, weight: before.fontWeight,
+            width: i.getBoundingClientRect().width};
+  })
+"""
+
+
+def test_theme_icons_render_from_the_web_font(visit):
+    """Without the theme's fontawesome.js the header icons are drawn by Font Awesome's web font."""
+    rel = NOTEBOOK_PAGES[0] if NOTEBOOK_PAGES else "search.html"
+    page = visit(DESKTOP).open(rel)
+    icons = page.evaluate(THEME_ICONS_JS)
+    assert len(icons) >= 5, icons
+    for icon in icons:
+        assert icon["content"] not in ("none", "normal", '""'), icon
+        assert "Font Awesome" in icon["font"], icon
+        assert icon["width"] >= 8, icon
+    fonts = page.evaluate(
+        "() => Array.from(document.fonts).filter((f) => f.status === 'loaded').map((f) => f.family)"
+    )
+    assert any("Font Awesome 6 Free" in f for f in fonts), fonts
+    assert any("Font Awesome 6 Brands" in f for f in fonts), fonts
 
 
 @pytest.mark.parametrize("rel", PAGES)

@@ -2,9 +2,13 @@
 
 读者常在访问不了国外 CDN 的网络里打开本书，所以页面读取时不得向站点以外的主机发任何请求：
 
-* 把 npm 按固定版本安装在 ``node_modules/`` 的 MathJax 3、require.js、ipywidgets 的 HTML
-  管理器和 Thebe 复制到 ``_build/html/_static/vendor/``（``_config.yml`` 中的 ``mathjax_path``、
-  ``nb_ipywidgets_js`` 指向这些副本；本扩展把 sphinx-thebe 写死的 unpkg 地址换成本地副本）；
+* 把 npm 按固定版本安装在 ``node_modules/`` 的 MathJax 3、require.js 和 Thebe 复制到
+  ``_build/html/_static/vendor/``，并用 esbuild 把 ``widgets/manager.js``（ipywidgets 8 的
+  base 与 controls 加一个只读的控件管理器）打包到 ``_static/vendor/widgets/``（``_config.yml`` 中的
+  ``mathjax_path``、``nb_ipywidgets_js`` 指向这些副本；本扩展把 sphinx-thebe 写死的 unpkg 地址换成
+  本地副本）；
+* 不加载 pydata-sphinx-theme 的 fontawesome.js（1.5 MB 的全部图标 JS 版；主题样式表自带的
+  Font Awesome 网络字体已能显示主题的图标），见 ``book/_templates/layout.html``；
 * sphinx-thebe 在 Sphinx 7 下会把同一段 ``const THEBE_JS_URL = ...`` 注册两次，
   浏览器报 ``Identifier 'THEBE_JS_URL' has already been declared``：这里按内容去重；
 * matplotlib 的 ``Animation.to_jshtml()`` 会插入指向 CDN 的 Font Awesome 4 样式表：这里删掉它
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
@@ -34,11 +39,13 @@ NODE_MODULES = ROOT / "node_modules"
 VENDOR = [
     ("mathjax/es5", "mathjax", ()),
     ("requirejs/require.js", "require.js", ()),
-    ("@jupyter-widgets/html-manager/dist", "html-manager", ("*.map", "embed.js", "libembed-amd.js", "*.txt")),
     ("thebe/lib", "thebe", ("*.map", "*.d.ts", "*.txt")),
 ]
 
 THEBE_JS = "_static/vendor/thebe/index.js"
+
+#: 静态页面的 ipywidgets 管理器（esbuild 打包到 _static/vendor/widgets/，见 _bundle_widget_manager）
+WIDGET_MANAGER = Path(__file__).resolve().parent / "widgets" / "manager.js"
 
 # matplotlib.animation.JS_INCLUDE 中的 <link rel="stylesheet" href="https://.../font-awesome.min.css">
 FONT_AWESOME_CDN = re.compile(
@@ -74,6 +81,22 @@ def _absolute_search_dict(app, config):
             logger.warning("jieba 用户词典不存在：%s", path, type="optimlab", subtype="search")
         options["dict"] = str(path)
         config.html_search_options = options
+
+
+FONTAWESOME_JS = re.compile(r'[ \t]*<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"[^>]*></script>\n?')
+
+
+def drop_fontawesome_js(html):
+    """Jinja 过滤器（book/_templates/layout.html 用）：删掉主题的 fontawesome.js 脚本标签。"""
+    from markupsafe import Markup
+
+    return Markup(FONTAWESOME_JS.sub("", str(html)))
+
+
+def _template_filters(app):
+    templates = getattr(app.builder, "templates", None)
+    if templates is not None and hasattr(templates, "environment"):
+        templates.environment.filters["drop_fontawesome_js"] = drop_fontawesome_js
 
 
 def _cjk_inline_markup(app):
@@ -132,6 +155,21 @@ def _page_context(app, pagename, templatename, context, doctree):
         )
 
 
+def _bundle_widget_manager(dest: Path):
+    """用 esbuild 把 book/_ext/widgets/manager.js 打包成 ``dest``/manager.js 与 manager.css。"""
+    esbuild = NODE_MODULES / ".bin" / "esbuild"
+    if not esbuild.exists():
+        raise ExtensionError("缺少 esbuild：请先运行 make book（它会执行 npm ci）")
+    subprocess.run(
+        [str(esbuild), str(WIDGET_MANAGER), "--bundle", "--minify", "--format=iife",
+         "--global-name=optimlabWidgets", "--target=es2018", "--legal-comments=eof",
+         "--loader:.svg=dataurl", "--log-level=warning",
+         # 页面上有 require.js：让打进包里的 UMD 模块（jQuery、Backbone 等）走 CommonJS 分支，不去调用全局 define
+         "--define:define=undefined", f"--outdir={dest}"],
+        check=True, cwd=ROOT,
+    )
+
+
 def _copy_vendor(app, exc):
     if exc is not None or app.builder.format != "html":
         return
@@ -150,11 +188,13 @@ def _copy_vendor(app, exc):
         else:
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, out)
+    _bundle_widget_manager(dest / "widgets")
 
 
 def setup(app):
     app.connect("config-inited", _absolute_search_dict)
     app.connect("builder-inited", _cjk_inline_markup)
+    app.connect("builder-inited", _template_filters)
     # 晚于 myst-nb 与 sphinx-thebe 的处理函数运行，此时页面的脚本列表已经完整
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _copy_vendor)

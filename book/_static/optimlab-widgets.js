@@ -1,9 +1,10 @@
 /*
- * 让 ipywidgets 的 HTML 管理器（embed-amd.js）在离线站点上工作。
- * 本文件只在嵌入了控件状态的页面加载，位于 require.js 之后、embed-amd.js 之前（见 _config.yml）。
+ * 在静态页面上渲染嵌入的 ipywidgets 控件，且不拖慢页面加载。
+ * 本文件只在嵌入了控件状态的页面加载（见 _config.yml 的 nb_ipywidgets_js）。
  *
- * 1. embed-amd.js 通过 require.js 的模块地址推算自己的位置，再据此加载图标字体；默认会算成
- *    “页面所在目录/@jupyter-widgets/html-manager/dist/”，这里把它指向 _static/vendor/html-manager/。
+ * 1. 页面的 load 事件之后（正文、图片与公式先显示）才加载控件管理器 _static/vendor/widgets/manager.{css,js}
+ *    （构建时由 esbuild 从 book/_ext/widgets/manager.js 打包，ipywidgets 8 的 base 与 controls，约 0.8 MB；
+ *    @jupyter-widgets/html-manager 的 embed-amd.js 是 3.6 MB），再渲染页面里的每个控件视图。
  * 2. 控件用 MathJax 2 的接口 MathJax.Hub.Queue(["Typeset", MathJax.Hub, node]) 排版标签里的公式，
  *    而本站加载的是 MathJax 3，没有 Hub。这里给 window.MathJax（无论何时被赋值）补上一个
  *    只转发到 MathJax 3 typesetPromise 的 Hub。
@@ -11,11 +12,24 @@
 (function () {
   "use strict";
   var here = document.currentScript && document.currentScript.src;
-  if (here && window.require && window.require.config) {
-    var staticBase = here.slice(0, here.lastIndexOf("/") + 1);
-    window.require.config({
-      paths: { "@jupyter-widgets/html-manager/dist": staticBase + "vendor/html-manager" },
-    });
+  if (here) {
+    var dir = here.slice(0, here.lastIndexOf("/") + 1) + "vendor/widgets/";
+    var render = function () {
+      var css = document.createElement("link");
+      css.rel = "stylesheet";
+      css.href = dir + "manager.css";
+      document.head.appendChild(css);
+      var js = document.createElement("script");
+      js.src = dir + "manager.js";
+      js.onload = function () {
+        window.optimlabWidgets.renderWidgets().catch(function (err) {
+          console.error("ipywidgets: rendering failed:", err);
+        });
+      };
+      document.head.appendChild(js);
+    };
+    if (document.readyState === "complete") render();
+    else window.addEventListener("load", render);
   }
 
   function typeset(node) {
