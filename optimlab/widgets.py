@@ -265,8 +265,24 @@ def _slider(desc: str, value: float, lo: float, hi: float, step: float, fmt: str
                          style=_slider_style(), continuous_update=True)
 
 
-def _widget_bundle(widget: W.Widget, name: str, **kwargs) -> dict:
-    """控件的显示数据；纯文本部分换成固定的一句话（默认的 repr 含整张 PNG，且每次不同）。"""
+def compact_png(png: bytes, colors: int = 96) -> bytes:
+    """把 PNG 转成 ``colors`` 色的调色板 PNG（约小 3 倍；图中只有少数几种颜色，肉眼看不出差别）。"""
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    out = io.BytesIO()
+    img.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        out, format="png", optimize=True)
+    return out.getvalue()
+
+
+def _widget_bundle(widget: W.Widget, name: str, images: Sequence[W.Image] = (), **kwargs) -> dict:
+    """控件的显示数据；纯文本部分换成固定的一句话（默认的 repr 含整张 PNG，且每次不同）。
+
+    显示时把 ``images`` 换成紧凑的调色板 PNG：笔记本里保存、静态网页上显示的就是这一帧；
+    之后在内核中拖动滑块时，重画仍用快速编码。
+    """
+    for image in images:
+        if image.value:
+            image.value = compact_png(image.value)
     data = widget._repr_mimebundle_(**kwargs)
     if isinstance(data, tuple):
         data = data[0]
@@ -411,7 +427,7 @@ class Explorer:
         return "\n".join(out)
 
     def _repr_mimebundle_(self, **kwargs):
-        return _widget_bundle(self.widget, type(self).__name__, **kwargs)
+        return _widget_bundle(self.widget, type(self).__name__, [self.image], **kwargs)
 
     def value(self, name: str) -> Any:
         """控件 ``name`` 的当前值（预取邻近取值时可被临时替换）。"""
@@ -1020,7 +1036,7 @@ class _Tabs:
             self.widget.set_title(i, title)
 
     def _repr_mimebundle_(self, **kwargs):
-        return _widget_bundle(self.widget, "variants", **kwargs)
+        return _widget_bundle(self.widget, "variants", [e.image for e in self.explorers.values()], **kwargs)
 
 
 # ----------------------------------------------------------------------------------------------

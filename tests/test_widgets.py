@@ -372,3 +372,19 @@ def test_prefetched_neighbours_equal_separate_runs():
     ex.controls["lr"].value = 10 ** -0.75  # 预取沿学习率进行，包括发散的设置
     ex.controls["lr"].value = 1.0
     same_traj(ex.lines["RMSprop"], trajectory.run(surf, RMSprop, 200, lr=1.0, alpha=0.999))
+
+
+def test_displayed_frame_is_a_compact_palette_png():
+    """笔记本里保存的那一帧是调色板 PNG（更小），画面尺寸不变。"""
+    import io
+
+    from PIL import Image
+
+    ex = w.sgd_explorer("quadratic")
+    before = ex.image.value
+    bundle = ex._repr_mimebundle_()
+    after = ex.image.value
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert len(after) < len(before) / 2
+    old, new = Image.open(io.BytesIO(before)), Image.open(io.BytesIO(after))
+    assert new.mode == "P" and new.size == old.size
