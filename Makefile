@@ -24,7 +24,7 @@ IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 APT_UPDATED := $(VENV)/.apt-updated
 
 BOOK_SOURCES := $(shell find book optimlab -type f \( -name '*.md' -o -name '*.ipynb' -o -name '*.py' \
-                  -o -name '*.bib' -o -name '*.txt' -o -name '*.css' -o -name '*.js' -o -name '*.png' \
+                  -o -name '*.bib' -o -name '*.txt' -o -name '*.css' -o -name '*.js' -o -name '*.mjs' -o -name '*.png' \
                   -o -name '*.svg' \) -not -path '*/.ipynb_checkpoints/*' -not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: book test setup python fonts chromium assets clean

@@ -2,7 +2,9 @@
 
 报告 _build/html 的总大小，每页连同其全部资源的字节数（冷缓存，浏览器实际请求的，包括 load 之后
 才加载的控件管理器；另给出静态主机 gzip 压缩文本时的传输量），以及最重的一页与最轻的一个有公式的页面从本地服务器
-冷缓存加载的时间：到 load 事件、到 MathJax 排版完成、到一切就绪（图片解码、公式排版、控件渲染）。
+冷缓存加载的时间：到 load 事件、到 MathJax 排版完成、到一切就绪（图片解码、字体加载、控件渲染）。
+公式在构建时已排版成静态 CHTML（book/_ext/prerender_math.mjs），页面不运行 MathJax，“MathJax done”
+一栏显示 -；只有控件标签里有 TeX 时页面才在 load 之后按需加载 MathJax，那时这一栏才有数。
 目标：每页连同资源 ≤ 5 MB，本地加载 ≤ 1 s。只测量，不断言。
 
 用法：.venv/bin/python benchmarks/site.py [--repeat 5]
@@ -150,7 +152,8 @@ def main():
                for k in ("load", "mathjax", "ready")}
         show = {k: "-" if v is None else f"{v:.0f} ms" for k, v in med.items()}
         print(f"{rel + ' (' + key + ')':44s} {show['load']:>11s} {show['mathjax']:>13s} {show['ready']:>10s}")
-    print("(all ready: images decoded, math typeset, widgets rendered; widgets are rendered after the load event)")
+    print("(all ready: images decoded, fonts loaded, widgets rendered; widgets are rendered after the load event;"
+          " math is pre-rendered at build time, so no client-side MathJax runs: '-')")
 
 
 if __name__ == "__main__":

@@ -193,7 +193,7 @@ async () => {
   const imgs = Array.from(document.images);
   imgs.forEach((img) => { if (img.loading === "lazy") img.loading = "eager"; });
   await Promise.all(imgs.map((img) => img.decode().catch(() => null)));
-  // MathJax 排版完成
+  // MathJax 排版完成（公式已在构建时排版；只有控件标签里有 TeX 时页面才按需加载 MathJax）
   if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
     await window.MathJax.startup.promise;
     if (window.MathJax.typesetPromise) await window.MathJax.typesetPromise();
@@ -266,10 +266,25 @@ def test_page_desktop(visit, rel):
     for raw in ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin{", "\\frac"):
         assert raw not in text, f"{rel}: raw TeX {raw!r} is visible"
     if has_math(rel) and not is_redirect(rel):
+        # 公式在构建时排版成静态 CHTML：每个 .math 元素里有一个 mjx-container，没有 TeX 错误
         n_math = page.locator(".math").count()
-        n_typeset = page.locator(".math mjx-container, mjx-container").count()
-        assert n_typeset >= n_math > 0, f"{rel}: {n_math} math elements but {n_typeset} typeset"
-        assert page.locator("mjx-merror").count() == 0, f"{rel}: MathJax reported a TeX error"
+        n_typeset = page.locator(".math > mjx-container[jax='CHTML']").count()
+        assert n_typeset == n_math > 0, f"{rel}: {n_math} math elements but {n_typeset} typeset"
+        assert page.locator("mjx-merror, [data-mjx-error]").count() == 0, f"{rel}: MathJax reported a TeX error"
+        # 公式真的画出来了：有宽度，MathJax 的字体已加载（不是方框或回退字体）
+        empty = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.math > mjx-container'))"
+            ".filter((c) => c.getBoundingClientRect().width < 1 && c.offsetParent !== null).length"
+        )
+        assert empty == 0, f"{rel}: {empty} visible formulas have no width"
+        fonts = page.evaluate(
+            "() => Array.from(document.fonts).filter((f) => f.status === 'loaded').map((f) => f.family)"
+        )
+        assert any(f.startswith("MJXTEX") for f in fonts), f"{rel}: no MathJax font loaded: {fonts}"
+        # 页面不再加载 MathJax 本身（控件标签里有 TeX 时才在 load 之后按需加载）
+        assert not [u for u in v.requested if u.startswith("_static/vendor/mathjax/") and u.endswith(".js")], (
+            f"{rel}: loads client-side MathJax"
+        )
 
     has_widgets = "application/vnd.jupyter.widget-state+json" in page_source(rel)
     if has_widgets:

@@ -14,6 +14,10 @@
 * matplotlib 的 ``Animation.to_jshtml()`` 会插入指向 CDN 的 Font Awesome 4 样式表：这里删掉它
   （按钮图标由主题自带的 Font Awesome 渲染）；
 * Thebe（点击“Launch Thebe”后）默认从 CDN 加载 MathJax 2：在页面的 Thebe 配置里关掉它；
+* 公式在构建时排版：``prerender_math.mjs``（Node，npm 固定版本的 mathjax-full）把每页的 TeX 换成静态
+  CHTML，所有页面共用一张样式表 ``_static/optimlab-math.css``（字体是本站的 MathJax woff）；页面不再
+  加载 MathJax（sphinx.ext.mathjax 加的两个脚本在这里去掉）。控件标签里若有 TeX，
+  ``optimlab-widgets.js`` 在页面 load 之后才按需加载本站的 MathJax 3；
 * 最后检查每一页：仍引用外部主机的脚本、样式表、图片等一律报警告，配合 ``-W`` 让构建失败。
 
 另外让 autodoc 读中文 reST 文档字符串时按字符识别行内标记（见 ``_cjk_inline_markup``），
@@ -43,6 +47,12 @@ VENDOR = [
 ]
 
 THEBE_JS = "_static/vendor/thebe/index.js"
+
+#: 构建时排版公式的 Node 脚本、它写出的共用样式表（相对 _build/html）与样式表里 MathJax 字体的相对地址
+PRERENDER_MATH = Path(__file__).resolve().parent / "prerender_math.mjs"
+MATH_CSS = "_static/optimlab-math.css"
+MATH_FONTS = "vendor/mathjax/output/chtml/fonts/woff-v2"
+MATH_MARKUP = 'class="math notranslate nohighlight"'
 
 #: 静态页面的 ipywidgets 管理器（esbuild 打包到 _static/vendor/widgets/，见 _bundle_widget_manager）
 WIDGET_MANAGER = Path(__file__).resolve().parent / "widgets" / "manager.js"
@@ -127,9 +137,26 @@ def _dedupe(assets):
     return out
 
 
+def _is_mathjax(app, script):
+    """sphinx.ext.mathjax 加的脚本：MathJax 本身（mathjax_path）与 window.MathJax 配置。"""
+    filename = str(getattr(script, "filename", script) or "")
+    body = (getattr(script, "attributes", {}) or {}).get("body", "")
+    return filename.endswith(app.config.mathjax_path) or body.startswith("window.MathJax")
+
+
+def _math_stylesheet():
+    """共用的公式样式表，用与页面其他样式表相同的资源类型。"""
+    try:
+        from sphinx.builders.html._assets import _CascadingStyleSheet
+    except ImportError:  # pragma: no cover - older Sphinx
+        from sphinx.builders.html import Stylesheet as _CascadingStyleSheet
+    return _CascadingStyleSheet(MATH_CSS, priority=500, rel="stylesheet", type="text/css")
+
+
 def _page_context(app, pagename, templatename, context, doctree):
     pathto = context.get("pathto")
-    scripts = _dedupe(context.get("script_files", []))
+    # 公式在构建时排版（见 _prerender_math）：不加载 MathJax
+    scripts = [s for s in _dedupe(context.get("script_files", [])) if not _is_mathjax(app, s)]
     for i, script in enumerate(scripts):
         body = (getattr(script, "attributes", {}) or {}).get("body", "")
         if "THEBE_JS_URL" in body and pathto is not None:
@@ -138,6 +165,8 @@ def _page_context(app, pagename, templatename, context, doctree):
             scripts[i] = _rebuild(script, body=body)
     context["script_files"] = scripts
     context["css_files"] = _dedupe(context.get("css_files", []))
+    if MATH_MARKUP in (context.get("body") or ""):
+        context["css_files"].append(_math_stylesheet())
 
     if "body" in context:
         body = strip_cdn_font_awesome(context["body"])
@@ -189,6 +218,40 @@ def _copy_vendor(app, exc):
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, out)
     _bundle_widget_manager(dest / "widgets")
+    _prerender_math(app)
+
+
+def _prerender_math(app):
+    """把每页的 TeX 排版成静态 CHTML（book/_ext/prerender_math.mjs），TeX 错误报为警告。"""
+    import json
+
+    outdir = Path(app.outdir)
+    skip = {"_static", "_sources", "_images", "_downloads"}
+    pages = sorted(
+        p.relative_to(outdir).as_posix()
+        for p in outdir.rglob("*.html")
+        if not (set(p.relative_to(outdir).parts) & skip) and MATH_MARKUP in p.read_text(encoding="utf-8")
+    )
+    if not (NODE_MODULES / "mathjax-full").is_dir():
+        raise ExtensionError("缺少 mathjax-full：请先运行 make book（它会执行 npm ci）")
+    done = subprocess.run(
+        ["node", str(PRERENDER_MATH), str(outdir), MATH_CSS, MATH_FONTS, *pages],
+        check=True, cwd=ROOT, capture_output=True, text=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for error in result["errors"]:
+        logger.warning(
+            "页面 %s 的公式有 TeX 错误：%s（%s）", error["page"], error["message"], error["tex"].strip()[:120],
+            type="optimlab", subtype="math",
+        )
+    for left in result["leftover"]:
+        logger.warning(
+            "页面 %s 有未能排版的公式：%s", left["page"], left["html"], type="optimlab", subtype="math"
+        )
+    for page in pages:
+        if MATH_CSS.rsplit("/", 1)[-1] not in (outdir / page).read_text(encoding="utf-8"):
+            logger.warning("页面 %s 有公式，却没有链接 %s", page, MATH_CSS, type="optimlab", subtype="math")
+    logger.info("公式预排版：%d 页，%d 个公式", result["pages"], result["formulas"])
 
 
 def setup(app):

@@ -5,15 +5,17 @@
  * 1. 页面的 load 事件之后（正文、图片与公式先显示）才加载控件管理器 _static/vendor/widgets/manager.{css,js}
  *    （构建时由 esbuild 从 book/_ext/widgets/manager.js 打包，ipywidgets 8 的 base 与 controls，约 0.8 MB；
  *    @jupyter-widgets/html-manager 的 embed-amd.js 是 3.6 MB），再渲染页面里的每个控件视图。
- * 2. 控件用 MathJax 2 的接口 MathJax.Hub.Queue(["Typeset", MathJax.Hub, node]) 排版标签里的公式，
- *    而本站加载的是 MathJax 3，没有 Hub。这里给 window.MathJax（无论何时被赋值）补上一个
- *    只转发到 MathJax 3 typesetPromise 的 Hub。
+ * 2. 控件用 MathJax 2 的接口 MathJax.Hub.Queue(["Typeset", MathJax.Hub, node]) 排版标签里的公式（只在
+ *    window.MathJax 存在时调用）。正文公式已在构建时排版（book/_ext/prerender_math.mjs），页面不加载
+ *    MathJax；这里让 window.MathJax 始终带一个 Hub：标签里真有 TeX 时，才在页面 load 之后加载本站的
+ *    MathJax 3（_static/vendor/mathjax/），由它的 typesetPromise 排版那个节点。
  */
 (function () {
   "use strict";
   var here = document.currentScript && document.currentScript.src;
-  if (here) {
-    var dir = here.slice(0, here.lastIndexOf("/") + 1) + "vendor/widgets/";
+  var staticDir = here ? here.slice(0, here.lastIndexOf("/") + 1) : null;
+  if (staticDir) {
+    var dir = staticDir + "vendor/widgets/";
     var render = function () {
       var css = document.createElement("link");
       css.rel = "stylesheet";
@@ -32,24 +34,53 @@
     else window.addEventListener("load", render);
   }
 
-  function typeset(node) {
-    var run = function () {
-      var mj = window.MathJax;
-      if (mj && typeof mj.typesetPromise === "function") {
-        mj.typesetPromise(node ? [node] : undefined).catch(function (err) {
-          console.warn("MathJax typeset failed:", err);
+  function afterLoad() {
+    return new Promise(function (resolve) {
+      if (document.readyState === "complete") resolve();
+      else window.addEventListener("load", resolve);
+    });
+  }
+
+  // 标签里的 TeX：\(...\)、\[...\]、$...$
+  var TEX = /\\\(|\\\[|\$[^$]+\$/;
+
+  var loading = null;
+  function loadMathJax() {
+    if (!loading) {
+      loading = afterLoad().then(function () {
+        return new Promise(function (resolve, reject) {
+          window.MathJax = {
+            loader: { load: ["input/tex", "output/chtml", "a11y/assistive-mml"] },
+            startup: { typeset: false },
+            tex: { inlineMath: [["$", "$"], ["\\(", "\\)"]], processEscapes: true },
+          };
+          var js = document.createElement("script");
+          js.src = staticDir + "vendor/mathjax/startup.js";
+          js.onload = function () {
+            window.MathJax.startup.promise.then(resolve, reject);
+          };
+          js.onerror = reject;
+          document.head.appendChild(js);
         });
-      }
-    };
-    var mj = window.MathJax;
-    if (mj && mj.startup && mj.startup.promise) {
-      mj.startup.promise.then(run);
-    } else {
-      window.addEventListener("load", function () {
-        var later = window.MathJax;
-        if (later && later.startup && later.startup.promise) later.startup.promise.then(run);
       });
     }
+    return loading;
+  }
+
+  function typeset(node) {
+    var mj = window.MathJax;
+    var ready = mj && mj.startup && mj.startup.promise;
+    if (!ready) {
+      if (!staticDir || !TEX.test((node || document.body).textContent || "")) return;
+      ready = loadMathJax();
+    }
+    ready
+      .then(function () {
+        return window.MathJax.typesetPromise(node ? [node] : undefined);
+      })
+      .catch(function (err) {
+        console.warn("MathJax typeset failed:", err);
+      });
   }
 
   var hub = {
@@ -71,7 +102,8 @@
     }
   }
 
-  var current = window.MathJax;
+  // 页面没有 MathJax 时给控件一个只有 Hub 的 window.MathJax（控件只在 window.MathJax 存在时排版标签）
+  var current = window.MathJax || {};
   attach(current);
   Object.defineProperty(window, "MathJax", {
     configurable: true,
