@@ -75,9 +75,9 @@ def run_reddi(
 ) -> OnlineRun:
     """用 ``optimizer([x], lr=lr, **hparams)`` 在 Reddi 的问题上跑 ``steps`` 步，每步后投影到 [-1, 1]。
 
-    ``x`` 是 float64 的标量参数。第 t 步先取学习率 :math:`\\eta_t = \\eta/\\sqrt{t}`（``sqrt_decay=True``，
+    ``x`` 是 float64 的标量参数。第 t 步先取学习率 :math:`\\eta_t = \\eta/\\sqrt{t}`\\ （``sqrt_decay=True``，
     论文定理 1 的设置）或常数 :math:`\\eta`，再对 :math:`f_t(x_{t-1})` 求梯度、``step()``，最后
-    ``clamp_(-1, 1)``（一维时论文中按 :math:`\\sqrt{\\hat V_t}` 加权的投影就是截断）。
+    ``clamp_(-1, 1)``\\ （一维时论文中按 :math:`\\sqrt{\\hat V_t}` 加权的投影就是截断）。
     """
     x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
     opt = optimizer([x], lr=lr, **hparams)

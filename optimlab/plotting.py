@@ -96,7 +96,7 @@ def plot_path(traj: Trajectory, ax: Axes | None = None, color: str | None = None
 
 def plot_losses(trajs: Mapping[str, Trajectory] | Iterable[Trajectory], ax: Axes | None = None,
                 f_min: float = 0.0, log: bool = True) -> Axes:
-    """画若干条损失曲线 :math:`f(\\theta_k) - f_{\\min}`（默认对数纵轴）。"""
+    """画若干条损失曲线 :math:`f(\\theta_k) - f_{\\min}`\\ （默认对数纵轴）。"""
     ax = _ax(ax)
     items = trajs.items() if isinstance(trajs, Mapping) else ((t.label, t) for t in trajs)
     for label, traj in items:

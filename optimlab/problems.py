@@ -130,7 +130,7 @@ def linear_regression(n: int = 200, noise: float = 0.5, seed: int = 0) -> tuple[
     r"""一元线性回归数据 :math:`y = 2x + 1 + \varepsilon`，:math:`x \sim U(-3, 3)`，:math:`\varepsilon\sim N(0, \sigma^2)`。
 
     Returns:
-        ``(X, y, w_true)``：``X`` 形状 ``(n, 2)``（第二列恒为 1，对应截距），``y`` 形状 ``(n,)``，
+        ``(X, y, w_true)``：``X`` 形状 ``(n, 2)``\ （第二列恒为 1，对应截距），``y`` 形状 ``(n,)``，
         ``w_true = [2, 1]``。全部为 float64。
     """
     gen = torch.Generator().manual_seed(seed)

@@ -122,7 +122,7 @@ def animate(explorer: _w.Explorer, frames: Sequence[dict[str, Any]], interval: i
             dpi: int = STATIC_DPI, colors: int = 96, embed_limit_mb: float = 4.0) -> HTML:
     """让 ``explorer`` 依次取 ``frames`` 中的控件值（每项是 ``{控件名: 值}``），返回可拖动的 HTML 动画。
 
-    每帧都走探索器自己的 ``update``（发散、非法取值同样显示为图中的消息）。
+    每帧都走探索器自己的 ``update``\\ （发散、非法取值同样显示为图中的消息）。
     """
     explorer.set_blit(False)
     explorer._render_on_update = False  # 帧由 savefig 画出，不必再渲染给 ipywidgets

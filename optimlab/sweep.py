@@ -12,14 +12,14 @@ r"""批量超参数扫描：把 K 组超参数放进张量的 K 行，一次运�
 逐位一致靠以下三条（都由测试检查）：
 
 * 单张量代码中 ``x.add(y, alpha=c)`` 的标量核按 ``x + c * y`` 计算，编译器可能把它合成一次 FMA（只舍入一次）；
-  逐行系数 ``c``（形状 ``(K, 1)``）时写成 ``torch.addcmul(x, c, y)``，它走同样的表达式。同理
+  逐行系数 ``c``\ （形状 ``(K, 1)``）时写成 ``torch.addcmul(x, c, y)``，它走同样的表达式。同理
   ``x.addcmul(y, z, value=c)`` 写成 ``torch.addcmul(x, c * y, z)``，``x.addcdiv(y, z, value=c)`` 写成
   ``torch.addcdiv(x, c * y, z)``。``lerp`` 直接接受逐行的权重张量。
-* 单张量代码中用 Python ``float`` 计算的量，凡含 ``**``（``1 - β₁ᵗ``、``√(1 - β₂ᵗ)``、NAdam 的 μ_t）
+* 单张量代码中用 Python ``float`` 计算的量，凡含 ``**``\ （``1 - β₁ᵗ``、``√(1 - β₂ᵗ)``、NAdam 的 μ_t）
   都仍在 Python 中计算（每个不同的取值算一次，见 ``_python_table``）：``torch.pow`` 与 C 库的 ``pow``
   不保证逐位相同。只含 ``+ − × ÷`` 的量在张量上按同样的顺序计算，IEEE 754 保证结果相同。
-* 与参数同 dtype 的运算都是 float64；NAdam 的 :math:`\Pi_t`（``mu_product``）与单张量代码一样是
-  ``scalar_dtype()``（通常为 float32）。
+* 与参数同 dtype 的运算都是 float64；NAdam 的 :math:`\Pi_t`\ （``mu_product``）与单张量代码一样是
+  ``scalar_dtype()``\ （通常为 float32）。
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class SweepResult:
         return self.diverged_at.shape
 
     def trajectory(self, *index: int, label: str = "") -> Trajectory:
-        """第 ``index`` 组设置的结果，作为 :class:`~optimlab.trajectory.Trajectory`（便于画图）。"""
+        """第 ``index`` 组设置的结果，作为 :class:`~optimlab.trajectory.Trajectory`\\ （便于画图）。"""
         at = int(self.diverged_at[index])
         return Trajectory(self.path[index].copy(), self.loss[index].copy(), None if at < 0 else at, label)
 

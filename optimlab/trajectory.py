@@ -50,7 +50,7 @@ def run(
     label: str = "",
     **hparams,
 ) -> Trajectory:
-    """从 ``x0``（默认 ``surface.x0``）出发，用 ``optimizer(params, **hparams)`` 优化 ``steps`` 步。
+    """从 ``x0``\\ （默认 ``surface.x0``）出发，用 ``optimizer(params, **hparams)`` 优化 ``steps`` 步。
 
     计算用 float64。任何优化器类都可以（optimlab 或 torch.optim），超参数非法时照常抛出异常；
     发散不抛异常，而是记录在 ``Trajectory.diverged_at`` 中。

@@ -3,7 +3,7 @@
 每个探索器都是 :class:`Explorer` 的子类，由同名函数构造（如 :func:`sgd_explorer`），
 在 Jupyter 中直接显示即可。设计要点：
 
-* 图是一个不经过 pyplot 的 ``Figure``（Agg 画布），渲染成 PNG 放进 ``ipywidgets.Image``，
+* 图是一个不经过 pyplot 的 ``Figure``\\ （Agg 画布），渲染成 PNG 放进 ``ipywidgets.Image``，
   因此与 ``%matplotlib inline`` 兼容，也不会在单元格末尾多画一张图；
 * 等高线、坐标轴等 **静态** 部分只画一次并缓存成位图；移动控件时只更新轨迹、曲线和文字
   （``animated`` 的 artist），再贴回位图（blitting）；
@@ -295,10 +295,10 @@ class Explorer:
     """探索器基类：一张持久的图 + 一组控件。
 
     子类在 ``__init__`` 中建好控件（放进 ``self.controls``）和图，然后调用 ``self._finish()``；
-    实现 ``_compute()``（根据控件计算并更新动态 artist）。控件变化时自动调用 :meth:`update`。
+    实现 ``_compute()``\\ （根据控件计算并更新动态 artist）。控件变化时自动调用 :meth:`update`。
 
     Attributes:
-        fig: matplotlib ``Figure``（Agg 画布，不经过 pyplot）。
+        fig: matplotlib ``Figure``\\ （Agg 画布，不经过 pyplot）。
         controls: 名称 → ipywidgets 控件。
         image: 显示图像的 ``ipywidgets.Image``。
         widget: 整个界面（``VBox``）。
@@ -825,7 +825,7 @@ def moment_estimates(beta1: float, beta2: float, grads: np.ndarray) -> dict[str,
 
 
 def noisy_gradients(n: int, sigma: float, mean: float = 1.0, seed: int = 0) -> np.ndarray:
-    """带噪声的梯度序列 :math:`g_t = \\text{mean} + \\sigma\\,\\xi_t`，:math:`\\xi_t \\sim N(0, 1)`（固定种子）。"""
+    """带噪声的梯度序列 :math:`g_t = \\text{mean} + \\sigma\\,\\xi_t`，:math:`\\xi_t \\sim N(0, 1)`\\ （固定种子）。"""
     xi = torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).numpy()
     return mean + sigma * xi
 
@@ -909,10 +909,10 @@ def reddi_run(C: float, lr: float, beta1: float, beta2: float, steps: int, decay
               x0: float = 0.0, eps: float = 1e-8) -> dict[str, Any]:
     r"""在 :func:`optimlab.problems.reddi_loss` 上同步运行 Adam 与 AMSGrad，每步后把 :math:`x` 投影回 [−1, 1]。
 
-    ``decay=True`` 时学习率取 :math:`\eta_t = \eta/\sqrt t`（Reddi 等人的设定）。
+    ``decay=True`` 时学习率取 :math:`\eta_t = \eta/\sqrt t`\ （Reddi 等人的设定）。
 
     Returns:
-        ``{"Adam": x, "AMSGrad": x, "Adam_regret": R_t/t, "AMSGrad_regret": R_t/t}``（长度 ``steps + 1``，
+        ``{"Adam": x, "AMSGrad": x, "Adam_regret": R_t/t, "AMSGrad_regret": R_t/t}``\ （长度 ``steps + 1``，
         ``x[0] = x0``）；超参数非法时值为异常对象。
     """
     out: dict[str, Any] = {}
@@ -1223,8 +1223,8 @@ def sensitivity_grid(surface: Surface, optimizer: str, lr: np.ndarray, second: n
                      steps: int = 300) -> SensitivityGrid:
     """lr × 第二个超参数网格上的最终损失。
 
-    有 :mod:`optimlab.sweep` 时用批量扫描 ``sweep_grid``（一次运行全部设置）；
-    否则退回到 :func:`run_lockstep`（逐个优化器实例，较慢，结果相同）。
+    有 :mod:`optimlab.sweep` 时用批量扫描 ``sweep_grid``\\ （一次运行全部设置）；
+    否则退回到 :func:`run_lockstep`\\ （逐个优化器实例，较慢，结果相同）。
     """
     name, cls, key, make = SENSITIVITY[optimizer]
     try:
@@ -1258,7 +1258,7 @@ def cached_sensitivity_grid(surface_name: str, optimizer: str, lr: np.ndarray, s
 
 
 class SensitivityExplorer(Explorer):
-    """左：lr × β（或 μ、α）网格上的最终损失 :math:`f - f^*`（对数色标，发散为灰色）；
+    """左：lr × β（或 μ、α）网格上的最终损失 :math:`f - f^*`\\ （对数色标，发散为灰色）；
     右：十字准星所选设置的轨迹。切换曲面或优化器只替换图像数据，网格按需计算一次后缓存。"""
 
     def __init__(self, surface: str = "rosenbrock", optimizer: str = "Adam", resolution: int = 50,

@@ -20,8 +20,7 @@
   ``optimlab-widgets.js`` 在页面 load 之后才按需加载本站的 MathJax 3；
 * 最后检查每一页：仍引用外部主机的脚本、样式表、图片等一律报警告，配合 ``-W`` 让构建失败。
 
-另外让 autodoc 读中文 reST 文档字符串时按字符识别行内标记（见 ``_cjk_inline_markup``），
-并把 ``html_search_options['dict']``（jieba 用户词典）换成绝对路径，使中文搜索与构建目录无关。
+另外把 ``html_search_options['dict']``（jieba 用户词典）换成绝对路径，使中文搜索与构建目录无关。
 """
 
 from __future__ import annotations
@@ -108,11 +107,6 @@ def _template_filters(app):
     if templates is not None and hasattr(templates, "environment"):
         templates.environment.filters["drop_fontawesome_js"] = drop_fontawesome_js
 
-
-def _cjk_inline_markup(app):
-    """中文文档字符串里行内标记紧挨汉字与全角标点（如 ``share_memory_()``（多进程…），docutils
-    默认不认；打开 character_level_inline_markup，让 autodoc 的 reST 按字符识别行内标记。"""
-    app.env.settings["character_level_inline_markup"] = True
 
 
 def _rebuild(asset, **changes):
@@ -256,7 +250,6 @@ def _prerender_math(app):
 
 def setup(app):
     app.connect("config-inited", _absolute_search_dict)
-    app.connect("builder-inited", _cjk_inline_markup)
     app.connect("builder-inited", _template_filters)
     # 晚于 myst-nb 与 sphinx-thebe 的处理函数运行，此时页面的脚本列表已经完整
     app.connect("html-page-context", _page_context, priority=900)

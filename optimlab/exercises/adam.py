@@ -53,7 +53,7 @@ def check_adam_step(fn: Callable[..., Any], steps: int = 5, seed: int = 0) -> Re
     """检查读者写的一步 Adam。
 
     ``fn(theta, grad, m, v, t, lr, beta1, beta2, eps)`` 收到 :math:`\\theta_{t-1}, g_t, m_{t-1}, v_{t-1}`
-    （float64 张量的副本）、步数 ``t``（从 1 开始）和超参数，应返回 ``(theta_t, m_t, v_t)``。
+    （float64 张量的副本）、步数 ``t``\\ （从 1 开始）和超参数，应返回 ``(theta_t, m_t, v_t)``。
     在两组超参数下各比较 ``steps`` 步，每一步都从标准答案的状态出发，因此报告的是第一个出错的步骤；
     依次检查 :math:`m_t`、:math:`v_t`、:math:`\\theta_t`。从不抛出异常。
     """

@@ -19,7 +19,7 @@ class AdamNoBiasCorrection(BaseOptimizer):
     r"""可以关掉偏差校正的 Adam，只用于书中的对照实验（不是 optimlab 的正式优化器）。
 
     ``correct_first`` / ``correct_second`` 分别决定是否用 :math:`1-\beta_1^t`、:math:`1-\beta_2^t` 校正
-    :math:`m_t`、:math:`v_t`；两者都为 ``True`` 时与 :class:`optimlab.Adam`（无权重衰减）逐位一致，
+    :math:`m_t`、:math:`v_t`；两者都为 ``True`` 时与 :class:`optimlab.Adam`\ （无权重衰减）逐位一致，
     都为 ``False`` 时更新是 :math:`\theta_t = \theta_{t-1} - \eta\, m_t/(\sqrt{v_t}+\epsilon)`。
     运算顺序与 :meth:`optimlab.Adam._update` 相同。
     """
@@ -49,7 +49,7 @@ class AdamNoBiasCorrection(BaseOptimizer):
 
 
 def reference_moments(grads: Tensor, beta1: float, beta2: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    r"""把梯度序列 ``grads``（形状 ``(T, n)``）逐步喂给 :class:`optimlab.Adam`，读出它的状态。
+    r"""把梯度序列 ``grads``\ （形状 ``(T, n)``）逐步喂给 :class:`optimlab.Adam`，读出它的状态。
 
     Returns:
         ``(m, v, m_hat, v_hat)``，形状都是 ``(T, n)``：第 ``t-1`` 行是第 ``t`` 步之后的
@@ -76,7 +76,7 @@ BIAS_CHECK_BETAS: tuple[tuple[float, float], ...] = ((0.9, 0.999), (0.5, 0.9))
 def check_bias_corrected_moments(fn: Callable[..., Any], steps: int = 8, seed: int = 0) -> Result:
     r"""检查读者计算的偏差校正矩估计。
 
-    ``fn(grads, beta1, beta2)`` 收到形状 ``(T, n)`` 的梯度序列 :math:`g_1, \dots, g_T`（float64），
+    ``fn(grads, beta1, beta2)`` 收到形状 ``(T, n)`` 的梯度序列 :math:`g_1, \dots, g_T`\ （float64），
     应返回 ``(m_hat, v_hat)``，形状都是 ``(T, n)``，第 ``t-1`` 行是 :math:`\hat m_t`、:math:`\hat v_t`。
     标准答案取自 :class:`optimlab.Adam` 的状态（见 :func:`reference_moments`）。从不抛出异常。
     """

@@ -23,7 +23,7 @@ COSINE_CASES = [(1e-3, 100, 0.0, 101), (0.1, 10, 1e-3, 11)]
 def scheduled_lrs(make_scheduler: Callable[[torch.optim.Optimizer], object], base_lr: float, epochs: int) -> list[float]:
     """用 ``optimlab.Adam`` 和 torch 的调度器走 ``epochs`` 轮，返回每一轮所用的学习率（第 0 轮起）。
 
-    每轮先 ``optimizer.step()`` 再 ``scheduler.step()``（PyTorch 1.1.0 起要求的顺序）。
+    每轮先 ``optimizer.step()`` 再 ``scheduler.step()``\\ （PyTorch 1.1.0 起要求的顺序）。
     """
     p = torch.zeros(1, requires_grad=True)
     opt = Adam([p], lr=base_lr)

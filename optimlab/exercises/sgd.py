@@ -9,8 +9,8 @@
        ...
        return new_theta, new_buf
 
-``theta``、``grad`` 是第 :math:`t` 步的参数 :math:`\\theta_{t-1}` 与梯度 :math:`g_t`（未加权重衰减），
-``buf`` 是上一步的动量缓冲 :math:`b_{t-1}`（:math:`t = 1` 时为 ``None``），``t`` 从 1 开始。
+``theta``、``grad`` 是第 :math:`t` 步的参数 :math:`\\theta_{t-1}` 与梯度 :math:`g_t`\\ （未加权重衰减），
+``buf`` 是上一步的动量缓冲 :math:`b_{t-1}`\\ （:math:`t = 1` 时为 ``None``），``t`` 从 1 开始。
 返回 :math:`(\\theta_t, b_t)`；``momentum == 0`` 时 :math:`b_t` 可以是任何值（不检查）。
 :func:`check_sgd_step` 用 :class:`optimlab.SGD` 算出标准答案并逐步比较。
 """

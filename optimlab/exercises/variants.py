@@ -85,9 +85,9 @@ def nadam_mu_reference(beta1: float, momentum_decay: float, steps: int = _NADAM_
 
 
 def check_nadam_mu(fn: Callable[..., Any]) -> Result:
-    """检查读者的 ``fn(t, beta1, psi) -> μ_t``（``t`` 从 1 开始）。
+    """检查读者的 ``fn(t, beta1, psi) -> μ_t``\\ （``t`` 从 1 开始）。
 
-    与 :class:`optimlab.NAdam` 实际使用的 :math:`\\mu_t`（由状态 ``mu_product`` 还原，float32 精度，
+    与 :class:`optimlab.NAdam` 实际使用的 :math:`\\mu_t`\\ （由状态 ``mu_product`` 还原，float32 精度，
     相对误差容限 1e-5）比较，报告第一个不一致的步数。从不抛出异常。
     """
     for beta1, psi in _NADAM_CASES:

@@ -7,7 +7,7 @@
 * 拒绝 optimlab 不支持的性能开关（``fused`` / ``capturable`` / ``differentiable``）；
 * ``__setstate__``：载入旧格式状态时把 ``step`` 等标量转换成张量。
 
-具体算法只需实现 ``_init_state``（新参数的状态）和 ``_update``（一个参数的一步更新）。
+具体算法只需实现 ``_init_state``\\ （新参数的状态）和 ``_update``\\ （一个参数的一步更新）。
 每个算法的 ``_update`` 就是书中对应章节的公式，逐行对应。
 """
 
@@ -44,7 +44,7 @@ def value(x: Any) -> Any:
 
 
 def real_view(*tensors: Tensor) -> tuple[Tensor, ...]:
-    """复数张量换成实数视图 ``view_as_real``（共享存储），实数张量原样返回。"""
+    """复数张量换成实数视图 ``view_as_real``\\ （共享存储），实数张量原样返回。"""
     return tuple(torch.view_as_real(t) if torch.is_complex(t) else t for t in tensors)
 
 

@@ -40,7 +40,7 @@ class Adagrad(BaseOptimizer):
     必须为 0（同 torch）。状态 ``sum`` 在构造时就为每个参数创建（同 torch）；之后用
     ``add_param_group`` 加入的参数在第一次更新时创建，初值取构造时的 ``initial_accumulator_value``。
 
-    参数与 ``torch.optim.Adagrad``（torch 2.13）完全相同：``lr`` 默认 1e-2，``eps`` 默认 1e-10。
+    参数与 ``torch.optim.Adagrad``\ （torch 2.13）完全相同：``lr`` 默认 1e-2，``eps`` 默认 1e-10。
     ``foreach`` 被接受但忽略；``fused``、``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
     """
 
@@ -101,7 +101,7 @@ class Adagrad(BaseOptimizer):
         )
 
     def share_memory(self) -> None:
-        """对每个状态 ``sum`` 调用 ``share_memory_()``（多进程共享，同 torch）。"""
+        """对每个状态 ``sum`` 调用 ``share_memory_()``\\ （多进程共享，同 torch）。"""
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()

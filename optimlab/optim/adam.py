@@ -47,7 +47,7 @@ class Adam(BaseOptimizer):
     * ``weight_decay`` 默认是 L2 正则（加到梯度上，会被 :math:`\sqrt{\hat v_t}` 缩放），
       并不等价于权重衰减；``decoupled_weight_decay=True`` 才是 AdamW 的解耦权重衰减。
 
-    参数与 ``torch.optim.Adam``（torch 2.13）完全相同，默认值与参数检查也相同。
+    参数与 ``torch.optim.Adam``\ （torch 2.13）完全相同，默认值与参数检查也相同。
     ``foreach`` 被接受但忽略（optimlab 只有单张量循环）；``fused``、``capturable``、
     ``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
 
@@ -193,7 +193,7 @@ class AdamW(Adam):
 
     衰减在计算矩估计之前直接作用于参数，不进入 :math:`m_t`、:math:`v_t`，因此不会被
     :math:`\sqrt{\hat v_t}` 缩放。这与 Adam 的 L2 正则（:math:`g_t + \lambda\theta`）不同。
-    torch 的系数是 :math:`\eta\lambda`（随学习率调度一起变化），论文写作 :math:`\eta_t\lambda`，
+    torch 的系数是 :math:`\eta\lambda`\ （随学习率调度一起变化），论文写作 :math:`\eta_t\lambda`，
     其中 :math:`\eta_t` 是调度乘子、:math:`\lambda` 不乘基础学习率 :math:`\alpha`。
 
     参数同 ``torch.optim.AdamW``：``weight_decay`` 默认 1e-2，没有 ``decoupled_weight_decay`` 参数。

@@ -47,7 +47,7 @@ class NAdam(BaseOptimizer):
     :math:`t/250 = 0.004\,t`）；torch 把 250 的倒数做成了参数 ``momentum_decay``。
     :math:`\Pi_t` 存在状态 ``mu_product`` 中，是 float32（默认 dtype 为 float64 时是 float64）的 0 维张量。
 
-    参数与 ``torch.optim.NAdam``（torch 2.13）完全相同：``lr`` 默认 2e-3。
+    参数与 ``torch.optim.NAdam``\ （torch 2.13）完全相同：``lr`` 默认 2e-3。
     ``foreach`` 被接受但忽略；``capturable``、``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
     """
 

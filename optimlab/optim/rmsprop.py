@@ -36,9 +36,9 @@ class RMSprop(BaseOptimizer):
        \end{aligned}
 
     与讲义的差别：讲义中没有 :math:`\epsilon`、动量与 centered 版本；:math:`v_t` 从 0 开始且 **没有**
-    偏差校正，所以最初几步的步长大于 :math:`\eta`（这正是 Adam 要做偏差校正的原因）。
+    偏差校正，所以最初几步的步长大于 :math:`\eta`\ （这正是 Adam 要做偏差校正的原因）。
 
-    参数与 ``torch.optim.RMSprop``（torch 2.13）完全相同：``lr`` 默认 1e-2，``alpha`` 默认 0.99。
+    参数与 ``torch.optim.RMSprop``\ （torch 2.13）完全相同：``lr`` 默认 1e-2，``alpha`` 默认 0.99。
     ``foreach`` 被接受但忽略；``capturable``、``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
     """
 

@@ -34,7 +34,7 @@ class SGD(BaseOptimizer):
 
     与论文和常见写法的差别：
 
-    * 第一步的动量缓冲直接取 :math:`b_1 = g_1`，**不乘** :math:`1-\tau`（阻尼从第二步才起作用）。
+    * 第一步的动量缓冲直接取 :math:`b_1 = g_1`，**不乘** :math:`1-\tau`\ （阻尼从第二步才起作用）。
     * 常见写法 :math:`v_t = \gamma v_{t-1} + \eta g_t,\ \theta_t = \theta_{t-1} - v_t`
       （Sutskever et al., 2013）把学习率放在缓冲里；torch 把它放在缓冲外。学习率不变时两者等价
       （:math:`v_t = \eta b_t`），学习率随调度变化时不等价。
@@ -42,7 +42,7 @@ class SGD(BaseOptimizer):
     * ``weight_decay`` 是加在梯度上的 L2 正则 :math:`\tfrac{\lambda}{2}\lVert\theta\rVert^2`
       的梯度 :math:`\lambda\theta`，它也会进入动量缓冲。
 
-    参数与 ``torch.optim.SGD``（torch 2.13）完全相同：``lr`` 默认 1e-3（旧版本 torch 中 ``lr`` 是必填参数，
+    参数与 ``torch.optim.SGD``\ （torch 2.13）完全相同：``lr`` 默认 1e-3（旧版本 torch 中 ``lr`` 是必填参数，
     许多资料写的"默认 0.01"并不成立）。``foreach`` 被接受但忽略；``fused``、``differentiable``
     为 ``True`` 时抛出 ``NotImplementedError``。支持稀疏梯度（同 torch）。
 
