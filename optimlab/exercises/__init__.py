@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
-__all__ = ["Result", "compare", "call_user", "summarize"]
+__all__ = ["Result", "compare", "call_user", "summarize", "noisy_steps"]
 
 
 class Result:
@@ -71,3 +71,21 @@ def summarize(results: list[Result]) -> Result:
         if not r.ok:
             return r
     return Result(True, "全部正确（" + "；".join(r.message for r in results) + "）")
+
+
+def noisy_steps(make_optimizer: Callable[[list[torch.Tensor]], torch.optim.Optimizer], steps: int, seed: int,
+                n: int = 4) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.optim.Optimizer]]:
+    """标准答案的轨迹：float64 参数 :math:`\\theta_0 \\sim N(0, I_n)`，梯度为带噪声的 :math:`\\theta`
+    （即 :math:`\\tfrac12\\lVert\\theta\\rVert^2` 的梯度加 :math:`N(0, 0.25)` 噪声），用固定种子生成。
+
+    每步产生 ``(t, θ_{t−1}, g_t, p, optimizer)``，此时 ``optimizer.step()`` 已经执行，``p`` 是 :math:`\\theta_t`。
+    """
+    gen = torch.Generator().manual_seed(seed)
+    p = torch.randn(n, generator=gen, dtype=torch.float64).requires_grad_(True)
+    opt = make_optimizer([p])
+    for t in range(1, steps + 1):
+        theta = p.detach().clone()
+        grad = theta + 0.5 * torch.randn(n, generator=gen, dtype=torch.float64)
+        p.grad = grad.clone()
+        opt.step()
+        yield t, theta, grad, p, opt

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..optim import Adam
-from . import Result, call_user, compare
+from . import Result, call_user, compare, noisy_steps
 
 __all__ = ["check_adam_step", "ADAM_STEP_CONFIGS"]
 
@@ -33,16 +33,10 @@ def _cases(steps: int, seed: int) -> Iterator[tuple[int, dict[str, Any], int, tu
     :class:`optimlab.Adam` 在 float64 下给出。
     """
     for k, cfg in enumerate(ADAM_STEP_CONFIGS, start=1):
-        gen = torch.Generator().manual_seed(seed + k)
-        p = torch.randn(4, generator=gen, dtype=torch.float64).requires_grad_(True)
-        opt = Adam([p], lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"])
         m = torch.zeros(4, dtype=torch.float64)
         v = torch.zeros(4, dtype=torch.float64)
-        for t in range(1, steps + 1):
-            theta = p.detach().clone()
-            grad = theta + 0.5 * torch.randn(4, generator=gen, dtype=torch.float64)
-            p.grad = grad.clone()
-            opt.step()
+        make = lambda params, cfg=cfg: Adam(params, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"])  # noqa: E731
+        for t, theta, grad, p, opt in noisy_steps(make, steps, seed + k):
             state = opt.state[p]
             expected = (p.detach().clone(), state["exp_avg"].clone(), state["exp_avg_sq"].clone())
             yield k, cfg, t, (theta, grad, m, v), expected

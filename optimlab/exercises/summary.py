@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..optim import RMSprop
-from . import Result, call_user, compare
+from . import Result, call_user, compare, noisy_steps
 
 __all__ = ["check_rmsprop_step", "RMSPROP_STEP_CONFIGS"]
 
@@ -32,15 +32,8 @@ def check_rmsprop_step(fn: Callable[..., Any], steps: int = 5, seed: int = 0) ->
     报告第一个出错的步骤与元素。从不抛出异常。
     """
     for k, cfg in enumerate(RMSPROP_STEP_CONFIGS, start=1):
-        gen = torch.Generator().manual_seed(seed + k)
-        p = torch.randn(4, generator=gen, dtype=torch.float64).requires_grad_(True)
-        opt = RMSprop([p], **cfg)
         v = torch.zeros(4, dtype=torch.float64)
-        for t in range(1, steps + 1):
-            theta = p.detach().clone()
-            grad = theta + 0.5 * torch.randn(4, generator=gen, dtype=torch.float64)
-            p.grad = grad.clone()
-            opt.step()
+        for t, theta, grad, p, opt in noisy_steps(lambda params, cfg=cfg: RMSprop(params, **cfg), steps, seed + k):
             e_theta, e_v = p.detach().clone(), opt.state[p]["square_avg"].clone()
             out, err = call_user(fn, theta.clone(), grad.clone(), v.clone(), **cfg)
             if err is not None:
