@@ -655,6 +655,14 @@ class SGDExplorer(_PathExplorer):
 _ADAM_DEFAULTS = {"quadratic": 0.1, "rosenbrock": 0.05, "beale": 0.05}
 
 
+def _adam_sliders(surface: str, lr: float | None) -> dict[str, W.Widget]:
+    """Adam 类探索器共用的 η、β₁、β₂ 滑块（η 默认取该曲面上合适的值）。"""
+    lr = _ADAM_DEFAULTS.get(surface, 0.05) if lr is None else lr
+    return {"lr": _log_slider("学习率 η", lr, -3, 0),
+            "beta1": _slider("β₁", 0.9, 0.0, 0.999, 0.001),
+            "beta2": _slider("β₂", 0.999, 0.5, 0.9999, 0.0001, ".4g")}
+
+
 class AdamExplorer(_PathExplorer):
     """Adam 与 SGD 动量（μ = β₁）、RMSprop（α = β₂，同 η 与 ε）在同一曲面上比较。"""
 
@@ -663,11 +671,8 @@ class AdamExplorer(_PathExplorer):
     def __init__(self, surface: str = "rosenbrock", steps: int = 200, lr: float | None = None,
                  sgd_lr: float = 1e-3, kappa: float = 10) -> None:
         super().__init__(surface, steps, kappa)
-        lr = _ADAM_DEFAULTS.get(surface, 0.05) if lr is None else lr
         c = self.controls
-        c["lr"] = _log_slider("学习率 η", lr, -3, 0)
-        c["beta1"] = _slider("β₁", 0.9, 0.0, 0.999, 0.001)
-        c["beta2"] = _slider("β₂", 0.999, 0.5, 0.9999, 0.0001, ".4g")
+        c.update(_adam_sliders(surface, lr))
         c["eps"] = _log_slider("ε", 1e-8, -12, 0, 1.0)
         c["sgd_lr"] = _log_slider("SGD 学习率", sgd_lr, -5, 0)
         self._finish()
@@ -697,11 +702,8 @@ class NAdamExplorer(_PathExplorer):
     def __init__(self, surface: str = "rosenbrock", steps: int = 200, lr: float | None = None,
                  kappa: float = 10) -> None:
         super().__init__(surface, steps, kappa)
-        lr = _ADAM_DEFAULTS.get(surface, 0.05) if lr is None else lr
         c = self.controls
-        c["lr"] = _log_slider("学习率 η", lr, -3, 0)
-        c["beta1"] = _slider("β₁", 0.9, 0.0, 0.999, 0.001)
-        c["beta2"] = _slider("β₂", 0.999, 0.5, 0.9999, 0.0001, ".4g")
+        c.update(_adam_sliders(surface, lr))
         c["momentum_decay"] = _log_slider("动量调度 ψ", 4e-3, -4, 0)
         self._finish()
 
