@@ -2,7 +2,11 @@
 
 报告 _build/html 的总大小，每页连同其全部资源的字节数（冷缓存，浏览器实际请求的，包括 load 之后
 才加载的控件管理器；另给出静态主机 gzip 压缩文本时的传输量），以及最重的一页与最轻的一个有公式的页面从本地服务器
-冷缓存加载的时间：到 load 事件、到 MathJax 排版完成、到一切就绪（图片解码、字体加载、控件渲染）。
+冷缓存加载的时间：到首次绘制、到 HTML 解析完（domInteractive）、到 load 事件、到 MathJax 排版完成、
+到一切就绪（图片解码、字体加载、控件渲染）；表里每页还有一次冷加载的 load 时间。
+加载时间主要花在排版（layout）上，为此：正文最小一级的节用 content-visibility: auto，视口外的节不排版
+（book/_static/optimlab.css）；主题在 load 时把整页排版一遍的 Tab 顺序检查换成按需的 optimlab-tabstops.js；
+普通页面不加载搜索脚本（book/_templates/layout.html）。
 公式在构建时已排版成静态 CHTML（book/_ext/prerender_math.mjs），页面不运行 MathJax，“MathJax done”
 一栏显示 -；只有控件标签里有 TeX 时页面才在 load 之后按需加载 MathJax，那时这一栏才有数。
 目标：每页连同资源 ≤ 5 MB，本地加载 ≤ 1 s。只测量，不断言。
@@ -51,8 +55,11 @@ def serve():
 RESOURCES_JS = """
 () => {
   const nav = performance.getEntriesByType("navigation")[0];
+  const paint = performance.getEntriesByName("first-contentful-paint")[0];
   return {
     load: nav.loadEventEnd,
+    fcp: paint ? paint.startTime : null,
+    interactive: nav.domInteractive,
     urls: [nav.name, ...performance.getEntriesByType("resource").map((e) => e.name)],
     bytes: nav.decodedBodySize + performance.getEntriesByType("resource").reduce((s, e) => s + e.decodedBodySize, 0),
   };
@@ -111,7 +118,8 @@ def load(browser, base, rel):
     info = page.evaluate(RESOURCES_JS)
     mathjax = page.evaluate("() => window.__mathjaxDone || null")
     context.close()
-    return {"load": info["load"], "mathjax": mathjax, "ready": ready, "bytes": info["bytes"],
+    return {"load": info["load"], "fcp": info["fcp"], "interactive": info["interactive"],
+            "mathjax": mathjax, "ready": ready, "bytes": info["bytes"],
             "gzip": gzip_size(base, info["urls"]), "requests": len(info["urls"])}
 
 
@@ -133,10 +141,11 @@ def main():
             m = load(browser, base, rel)
             rows.append((m["bytes"], rel, m))
         rows.sort(key=lambda r: r[0], reverse=True)
-        print(f"\n{'page':34s} {'html':>9s} {'with resources':>15s} {'gzip':>9s} {'requests':>9s}")
+        print(f"\n{'page':34s} {'html':>9s} {'with resources':>15s} {'gzip':>9s} {'requests':>9s} {'load (1 run)':>13s}")
         for total, rel, m in rows:
             html = (HTML / rel).stat().st_size
-            print(f"{rel:34s} {human(html):>9s} {human(total):>15s} {human(m['gzip']):>9s} {m['requests']:9d}")
+            print(f"{rel:34s} {human(html):>9s} {human(total):>15s} {human(m['gzip']):>9s} {m['requests']:9d}"
+                  f" {m['load']:10.0f} ms")
 
         light = [row for row in rows if has_math(row[1])] or rows  # the lightest page with math
         timed = {"heaviest": rows[0], "light, with math": light[-1]}
@@ -146,14 +155,17 @@ def main():
     print(f"\nheaviest page: {rows[0][1]}: {human(rows[0][0])} with its resources as served here, "
           f"{human(rows[0][2]['gzip'])} gzip-compressed (target <= 5 MB)")
     print(f"\ncold-cache load from the local server, median of {args.repeat} (target: load <= 1000 ms)")
-    print(f"{'page':44s} {'load event':>11s} {'MathJax done':>13s} {'all ready':>10s}")
+    cols = {"fcp": "first paint", "interactive": "DOM parsed", "load": "load event", "mathjax": "MathJax done",
+            "ready": "all ready"}
+    print(f"{'page':44s}" + "".join(f" {name:>12s}" for name in cols.values()))
     for key, (_, rel, _) in timed.items():
         med = {k: statistics.median(r[k] for r in runs[key]) if all(r[k] is not None for r in runs[key]) else None
-               for k in ("load", "mathjax", "ready")}
+               for k in cols}
         show = {k: "-" if v is None else f"{v:.0f} ms" for k, v in med.items()}
-        print(f"{rel + ' (' + key + ')':44s} {show['load']:>11s} {show['mathjax']:>13s} {show['ready']:>10s}")
-    print("(all ready: images decoded, fonts loaded, widgets rendered; widgets are rendered after the load event;"
-          " math is pre-rendered at build time, so no client-side MathJax runs: '-')")
+        print(f"{rel + ' (' + key + ')':44s}" + "".join(f" {show[k]:>12s}" for k in cols))
+        print(f"{'':44s}   load event of each run: " + ", ".join(f"{r['load']:.0f}" for r in runs[key]) + " ms")
+    print("(DOM parsed: domInteractive; all ready: images decoded, fonts loaded, widgets rendered; widgets are rendered"
+          " after the load event; math is pre-rendered at build time, so no client-side MathJax runs: '-')")
 
 
 if __name__ == "__main__":

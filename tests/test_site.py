@@ -229,6 +229,28 @@ def settle(page):
     page.wait_for_timeout(200)
 
 
+#: 用了 content-visibility: auto 的节（book/_static/optimlab.css）
+CONTAINED = ".bd-article section section:not(:has(section))"
+
+WITHOUT_CONTAINMENT_JS = """
+async (selector) => {
+  const contained = Array.from(document.querySelectorAll(selector))
+    .filter((s) => getComputedStyle(s).contentVisibility === "auto");
+  const style = document.createElement("style");
+  style.textContent = "* { content-visibility: visible !important; }";
+  document.head.appendChild(style);
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  // 这些节的内容若比节本身宽，开着 content-visibility 时溢出的部分会被裁掉
+  return contained.filter((s) => s.scrollWidth > s.clientWidth + 1).map((s) => `#${s.id} (${s.scrollWidth} > ${s.clientWidth})`);
+}
+"""
+
+
+def without_containment(page):
+    """Switch content-visibility off on the page; return the contained sections whose content overflows them."""
+    return page.evaluate(WITHOUT_CONTAINMENT_JS, CONTAINED)
+
+
 def shot_name(rel, suffix):
     return rel.removesuffix(".html").replace("/", "__") + f"-{suffix}.png"
 
@@ -252,10 +274,18 @@ def test_page_desktop(visit, rel):
     """No other host, no console error, every image loads, math typeset, widgets rendered."""
     v = visit(DESKTOP)
     page = v.open(rel)
+    # 正文的节开着 content-visibility: auto（视口外的节不排版）
+    contained = page.evaluate(
+        "(sel) => Array.from(document.querySelectorAll(sel)).map((s) => getComputedStyle(s).contentVisibility)", CONTAINED
+    )
+    # 截图前关掉它：整页截图不会让视口外跳过的节排版，那些节会是空白；同时找出内容比节宽的节（开着时溢出会被裁掉）
+    clipped = without_containment(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / shot_name(rel, "desktop")), full_page=True)
 
     assert_clean(v, rel)
+    assert all(c == "auto" for c in contained), f"{rel}: sections not content-visibility: auto: {contained}"
+    assert clipped == [], f"{rel}: these sections have content wider than themselves: {clipped}"
 
     broken = page.evaluate(
         "() => Array.from(document.images).filter((i) => !(i.complete && i.naturalWidth > 0)).map((i) => i.src)"
@@ -294,8 +324,12 @@ def test_page_desktop(visit, rel):
             "() => getComputedStyle(document.querySelector('.jupyter-widgets-disconnected'), '::before').content"
         ) in ("none", "normal"), f"{rel}: widgets show the 'disconnected' marker"
 
-    # 页面体量：不加载主题的 fontawesome.js（1.5 MB），控件管理器只在有控件状态的页面加载
+    # 页面体量：不加载主题的 fontawesome.js（1.5 MB），控件管理器只在有控件状态的页面加载；
+    # 搜索脚本（含 searchindex.js）只在搜索页加载
     assert not [u for u in v.requested if u.endswith("fontawesome.js")], f"{rel}: loads fontawesome.js"
+    search_js = [u for u in v.requested if u in ("searchindex.js", "_static/searchtools.js", "_static/language_data.js")]
+    if rel != "search.html" and not is_redirect(rel):
+        assert search_js == [], f"{rel}: loads the search scripts {search_js}"
     manager = [u for u in v.requested if u.startswith("_static/vendor/widgets/")]
     if not is_redirect(rel):
         assert bool(manager) == has_widgets, f"{rel}: widget manager loaded: {manager}, widget state: {has_widgets}"
@@ -334,9 +368,13 @@ def test_page_phone_width(visit, rel):
     """At 390 px nothing forces the page to scroll sideways."""
     v = visit(PHONE)
     page = v.open(rel)
+    assert_clean(v, rel)
+    # content-visibility: auto 的节带绘制包含，溢出节边界的内容会被裁掉而不是撑宽页面：关掉它再量
+    # （也让整页截图里视口外的节排版出来）
+    clipped = without_containment(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / shot_name(rel, "390px")), full_page=True)
-    assert_clean(v, rel)
+    assert clipped == [], f"{rel}: at 390 px these sections have content wider than themselves: {clipped}"
     width = page.evaluate(
         "() => ({scroll: document.scrollingElement.scrollWidth, client: document.scrollingElement.clientWidth})"
     )
@@ -473,3 +511,102 @@ def test_static_explorer_sliders_change_the_picture(visit):
             after = img.get_attribute("src")
             assert after != before, f"{rel}: moving animation {i}'s slider did not change the picture"
         assert_clean(v, rel)
+
+
+# ---------------------------------------------------------------- what the load-time measures must not break
+
+
+def longest_page():
+    """The content page with the most contained sections (the one where skipping matters most)."""
+    pages = [rel for rel in PAGES if rel.startswith("book/") and not is_redirect(rel)]
+    return max(pages, key=lambda rel: page_source(rel).count("<section"), default=None)
+
+
+TAB_STOPS_JS = """
+() => Array.from(document.querySelectorAll("pre, .cell_output > .output, .pst-scrollable-table-container"))
+  .filter((el) => el.checkVisibility({contentVisibilityAuto: true}))
+  .map((el) => ({
+    overflows: el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight,
+    tabindex: el.getAttribute("tabindex"),
+    what: el.tagName + "." + el.className,
+  }))
+"""
+
+
+def test_offscreen_sections_are_skipped_and_get_tab_stops_when_shown(visit):
+    """Sections far below the fold are not laid out at load; once scrolled to, their scrollable code blocks
+    become tab stops (optimlab-tabstops.js, which replaces the theme's whole-page check)."""
+    rel = longest_page()
+    if rel is None:
+        pytest.skip("no content page yet")
+    v = visit(PHONE)
+    page = v.open(rel)
+    skipped = page.evaluate(
+        "(sel) => Array.from(document.querySelectorAll(sel))"
+        ".filter((s) => s.firstElementChild && !s.firstElementChild.checkVisibility({contentVisibilityAuto: true})).length",
+        CONTAINED,
+    )
+    assert skipped > 0, f"{rel}: no section is skipped at load"
+    # the theme's own load-time check is switched off in the built theme script
+    theme = (HTML / "_static" / "scripts" / "pydata-sphinx-theme.js").read_text(encoding="utf-8")
+    assert "optimlab: addTabStopsToScrollableElements" in theme
+    assert 'window.addEventListener("load",' not in theme.split("optimlab: addTabStops")[-1]
+
+    blocks = page.locator("pre")
+    checked = []
+    for i in range(0, blocks.count()):
+        blocks.nth(i).scroll_into_view_if_needed()
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(400)
+    checked = page.evaluate(TAB_STOPS_JS)
+    assert checked, f"{rel}: no code block or output was laid out"
+    wrong = [c for c in checked if c["tabindex"] != ("0" if c["overflows"] else "-1")]
+    assert wrong == [], f"{rel}: wrong tab stops: {wrong[:5]}"
+    assert any(c["overflows"] for c in checked), f"{rel}: no scrollable block at 390 px to check"
+    assert_clean(v, rel)
+
+
+def test_link_to_a_late_section_lands_on_its_heading(visit):
+    """Following a link to a heading near the end of a long page puts the heading where it would be without
+    content-visibility (the sections before it have not been laid out), with the same space above it."""
+    rel = longest_page()
+    if rel is None:
+        pytest.skip("no content page yet")
+    ids = re.findall(r'<section id="([^"]+)"', page_source(rel))
+    target = ids[-2] if len(ids) > 2 else ids[-1]
+    where = """(id) => {
+      const s = document.getElementById(id), h = s.querySelector('h1, h2, h3, h4, h5, h6');
+      const before = s.previousElementSibling;
+      return {top: h.getBoundingClientRect().top, gap: before ? h.getBoundingClientRect().top - before.getBoundingClientRect().bottom : null};
+    }"""
+    for viewport in (DESKTOP, PHONE):
+        v = visit(viewport)
+        page = v.open(f"{rel}#{target}")
+        page.wait_for_timeout(300)
+        contained = page.evaluate(where, target)
+        without_containment(page)
+        page.evaluate("(id) => document.getElementById(id).scrollIntoView()", target)
+        page.wait_for_timeout(300)
+        plain = page.evaluate(where, target)
+        assert 0 <= contained["top"] < viewport["height"] / 3, f"{rel}#{target}: heading at {contained}"
+        assert abs(contained["top"] - plain["top"]) <= 1, f"{rel}#{target} at {viewport['width']} px: {contained} vs {plain}"
+        if plain["gap"] is not None:
+            assert abs(contained["gap"] - plain["gap"]) <= 1, f"{rel}#{target}: space above the heading {contained} vs {plain}"
+        assert_clean(v, rel)
+
+
+def test_search_result_opens_with_the_term_highlighted(visit):
+    """Clicking a search result opens the chapter with the searched word highlighted (sphinx_highlight.js only
+    does that on pages that do not load the search scripts)."""
+    term, chapter = "偏差校正", SEARCH_TERMS["偏差校正"]
+    if chapter not in PAGES or not pages_mentioning(term):
+        pytest.skip("the chapter is not built yet")
+    v = visit(DESKTOP)
+    search_results(v, term)
+    link = v.page.locator(f'#search-results ul.search li a[href*="{Path(chapter).name}"]').first
+    with v.page.expect_navigation(wait_until="load"):
+        link.click()
+    v.page.wait_for_function("() => document.querySelectorAll('span.highlighted').length > 0", timeout=10_000)
+    words = v.page.eval_on_selector_all("span.highlighted", "els => els.map((e) => e.textContent)")
+    assert words and all(w.lower() == term for w in words), words
+    assert_clean(v, chapter)

@@ -18,6 +18,9 @@
   CHTML，所有页面共用一张样式表 ``_static/optimlab-math.css``（字体是本站的 MathJax woff）；页面不再
   加载 MathJax（sphinx.ext.mathjax 加的两个脚本在这里去掉）。控件标签里若有 TeX，
   ``optimlab-widgets.js`` 在页面 load 之后才按需加载本站的 MathJax 3；
+* 页面加载速度：不开“边输入边搜索”时，普通页面不加载主题附带的整套搜索脚本（``drop_inline_search``）；
+  正文的节用 ``content-visibility: auto``（``_static/optimlab.css``），主题在 load 时把整页排版一遍的
+  ``addTabStopsToScrollableElements`` 换成按需计算的 ``_static/optimlab-tabstops.js``（``_patch_theme``）；
 * 最后检查每一页：仍引用外部主机的脚本、样式表、图片等一律报警告，配合 ``-W`` 让构建失败。
 
 另外把 ``html_search_options['dict']``（jieba 用户词典）换成绝对路径，使中文搜索与构建目录无关。
@@ -25,6 +28,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -102,10 +106,29 @@ def drop_fontawesome_js(html):
     return Markup(FONTAWESOME_JS.sub("", str(html)))
 
 
+# pydata-sphinx-theme 在每一页（搜索页除外）的 <head> 里同步加载 Sphinx 的整套搜索脚本，供“边输入边搜索”
+# （主题选项 search_as_you_type）用；本书不开这个选项，这三个脚本（含随全书增长的 searchindex.js）在普通页面上
+# 只会阻塞解析。而且页面上一旦有 Search 对象，sphinx_highlight.js 就不再高亮从搜索结果点进来时的搜索词。
+INLINE_SEARCH_JS = re.compile(
+    r'[ \t]*<script src="[^"]*(?:_static/searchtools\.js|_static/language_data\.js|searchindex\.js)"></script>\n?'
+)
+
+
+def drop_inline_search(html, search_as_you_type=False):
+    """Jinja 过滤器（book/_templates/layout.html 用）：不开“边输入边搜索”时删掉主题在普通页面加的搜索脚本。"""
+    from markupsafe import Markup
+
+    return Markup(str(html) if search_as_you_type else INLINE_SEARCH_JS.sub("", str(html)))
+
+
 def _template_filters(app):
     templates = getattr(app.builder, "templates", None)
     if templates is not None and hasattr(templates, "environment"):
         templates.environment.filters["drop_fontawesome_js"] = drop_fontawesome_js
+        as_you_type = bool((app.config.html_theme_options or {}).get("search_as_you_type"))
+        templates.environment.filters["drop_inline_search"] = functools.partial(
+            drop_inline_search, search_as_you_type=as_you_type
+        )
 
 
 
@@ -193,6 +216,42 @@ def _bundle_widget_manager(dest: Path):
     )
 
 
+# pydata-sphinx-theme.js（压缩版）的最后一句：页面 load 时调用 addTabStopsToScrollableElements（压缩后的函数名不定）
+THEME_TAB_STOPS_CALL = re.compile(r'"complete"===document\.readyState\?(\w+)\(\):window\.addEventListener\("load",\1\)')
+THEME_TAB_STOPS_PATCHED = "/* optimlab: addTabStopsToScrollableElements -> _static/optimlab-tabstops.js */"
+
+
+def patch_theme_tab_stops(script: str) -> str:
+    """去掉主题脚本里 load 时对 addTabStopsToScrollableElements 的调用（由 optimlab-tabstops.js 接替）。
+
+    原版在 load 时逐个读 scrollWidth，迫使浏览器把 content-visibility 跳过的节全部排版。只认得出确实是
+    这个函数时才改；认不出（主题升级后写法变了）就抛 ValueError，由调用者报成构建警告。
+    """
+    if THEME_TAB_STOPS_PATCHED in script:
+        return script
+    calls = list(THEME_TAB_STOPS_CALL.finditer(script))
+    if len(calls) != 1:
+        raise ValueError(f"找到 {len(calls)} 处 load 时的调用，应为 1 处")
+    name = calls[0].group(1)
+    body = script.find(f"function {name}(){{")
+    if body < 0 or not re.search(r'"pre".{0,200}tabIndex=\w+\.scrollWidth>', script[body : body + 600]):
+        raise ValueError(f"函数 {name} 不是 addTabStopsToScrollableElements")
+    start, end = calls[0].span()
+    return script[:start] + "void 0" + THEME_TAB_STOPS_PATCHED + script[end:]
+
+
+def _patch_theme(app, exc):
+    if exc is not None or app.builder.format != "html":
+        return
+    path = Path(app.outdir) / "_static" / "scripts" / "pydata-sphinx-theme.js"
+    try:
+        path.write_text(patch_theme_tab_stops(path.read_text(encoding="utf-8")), encoding="utf-8")
+    except (OSError, ValueError) as err:
+        logger.warning(
+            "没能在 %s 里换掉主题的 addTabStopsToScrollableElements：%s", path, err, type="optimlab", subtype="theme"
+        )
+
+
 def _copy_vendor(app, exc):
     if exc is not None or app.builder.format != "html":
         return
@@ -254,4 +313,7 @@ def setup(app):
     # 晚于 myst-nb 与 sphinx-thebe 的处理函数运行，此时页面的脚本列表已经完整
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _copy_vendor)
+    app.connect("build-finished", _patch_theme)
+    # 可滚动元素的 Tab 顺序，按需计算（book/_static/optimlab-tabstops.js，替代主题在 load 时的做法）
+    app.add_js_file("optimlab-tabstops.js", loading_method="defer")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
