@@ -31,7 +31,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT / "tests"))
-from test_site import CHROMIUM, CHROMIUM_ARGS, DESKTOP, discover_pages, has_math, settle  # noqa: E402
+from test_site import CHROMIUM, CHROMIUM_ARGS, DESKTOP, discover_pages, settle  # noqa: E402
 
 
 def human(n):
@@ -123,9 +123,18 @@ def load(browser, base, rel):
             "gzip": gzip_size(base, info["urls"]), "requests": len(info["urls"])}
 
 
+def median(runs, key):
+    values = [r[key] for r in runs]
+    return None if any(v is None for v in values) else statistics.median(values)
+
+
+def ms(value):
+    return "-" if value is None else f"{value:.0f} ms"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="loads of the heaviest page to time")
+    parser.add_argument("--repeat", type=int, default=5, help="cold loads of every page to time (interleaved)")
     args = parser.parse_args()
     if not (HTML / "index.html").is_file():
         sys.exit("站点尚未构建：先运行 make book")
@@ -136,36 +145,34 @@ def main():
     server, base = serve()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        rows = []
-        for rel in pages:
-            m = load(browser, base, rel)
-            rows.append((m["bytes"], rel, m))
-        rows.sort(key=lambda r: r[0], reverse=True)
-        print(f"\n{'page':34s} {'html':>9s} {'with resources':>15s} {'gzip':>9s} {'requests':>9s} {'load (1 run)':>13s}")
-        for total, rel, m in rows:
-            html = (HTML / rel).stat().st_size
-            print(f"{rel:34s} {human(html):>9s} {human(total):>15s} {human(m['gzip']):>9s} {m['requests']:9d}"
-                  f" {m['load']:10.0f} ms")
-
-        light = [row for row in rows if has_math(row[1])] or rows  # the lightest page with math
-        timed = {"heaviest": rows[0], "light, with math": light[-1]}
-        runs = {key: [load(browser, base, row[1]) for _ in range(args.repeat)] for key, row in timed.items()}
+        load(browser, base, pages[0])  # warm the browser and the server up; not counted
+        runs = {rel: [] for rel in pages}
+        for _ in range(args.repeat):  # page after page, so that a busy moment of the machine hits all pages alike
+            for rel in pages:
+                runs[rel].append(load(browser, base, rel))
         browser.close()
     server.shutdown()
-    print(f"\nheaviest page: {rows[0][1]}: {human(rows[0][0])} with its resources as served here, "
-          f"{human(rows[0][2]['gzip'])} gzip-compressed (target <= 5 MB)")
-    print(f"\ncold-cache load from the local server, median of {args.repeat} (target: load <= 1000 ms)")
-    cols = {"fcp": "first paint", "interactive": "DOM parsed", "load": "load event", "mathjax": "MathJax done",
-            "ready": "all ready"}
-    print(f"{'page':44s}" + "".join(f" {name:>12s}" for name in cols.values()))
-    for key, (_, rel, _) in timed.items():
-        med = {k: statistics.median(r[k] for r in runs[key]) if all(r[k] is not None for r in runs[key]) else None
-               for k in cols}
-        show = {k: "-" if v is None else f"{v:.0f} ms" for k, v in med.items()}
-        print(f"{rel + ' (' + key + ')':44s}" + "".join(f" {show[k]:>12s}" for k in cols))
-        print(f"{'':44s}   load event of each run: " + ", ".join(f"{r['load']:.0f}" for r in runs[key]) + " ms")
+
+    rows = sorted(pages, key=lambda rel: runs[rel][0]["bytes"], reverse=True)
+    cols = {"fcp": "first paint", "interactive": "DOM parsed", "load": "load event", "ready": "all ready"}
+    print(f"\ncold-cache loads from the local server, median of {args.repeat} per page (target: load event <= 1000 ms)")
+    print(f"{'page':30s} {'html':>9s} {'with resources':>15s} {'gzip':>9s} {'requests':>9s}"
+          + "".join(f" {name:>12s}" for name in cols.values()))
+    for rel in rows:
+        m = runs[rel][0]
+        print(f"{rel:30s} {human((HTML / rel).stat().st_size):>9s} {human(m['bytes']):>15s} {human(m['gzip']):>9s}"
+              f" {m['requests']:9d}" + "".join(f" {ms(median(runs[rel], k)):>12s}" for k in cols))
+    heaviest = rows[0]
+    slowest = max(pages, key=lambda rel: median(runs[rel], "load"))
+    print(f"\nheaviest page: {heaviest}: {human(runs[heaviest][0]['bytes'])} with its resources as served here, "
+          f"{human(runs[heaviest][0]['gzip'])} gzip-compressed (target <= 5 MB)")
+    for what, rel in (("heaviest page", heaviest), ("slowest page", slowest)):
+        print(f"{what}: {rel}: load event median {ms(median(runs[rel], 'load'))} (target <= 1000 ms);"
+              f" each run: " + ", ".join(f"{r['load']:.0f}" for r in runs[rel]) + " ms")
+    mathjax = [rel for rel in pages if median(runs[rel], "mathjax") is not None]
+    print("client-side MathJax ran on: " + (", ".join(mathjax) if mathjax else "no page (math is pre-rendered at build time)"))
     print("(DOM parsed: domInteractive; all ready: images decoded, fonts loaded, widgets rendered; widgets are rendered"
-          " after the load event; math is pre-rendered at build time, so no client-side MathJax runs: '-')")
+          " after the load event)")
 
 
 if __name__ == "__main__":

@@ -229,8 +229,8 @@ def settle(page):
     page.wait_for_timeout(200)
 
 
-#: 用了 content-visibility: auto 的节（book/_static/optimlab.css）
-CONTAINED = ".bd-article section section:not(:has(section))"
+#: 用了 content-visibility: auto 的节与 API 条目（book/_static/optimlab.css）
+CONTAINED = ".bd-article section section:not(:has(section)), .bd-article section > dl.py"
 
 WITHOUT_CONTAINMENT_JS = """
 async (selector) => {
@@ -593,6 +593,43 @@ def test_link_to_a_late_section_lands_on_its_heading(visit):
         if plain["gap"] is not None:
             assert abs(contained["gap"] - plain["gap"]) <= 1, f"{rel}#{target}: space above the heading {contained} vs {plain}"
         assert_clean(v, rel)
+
+
+POSITIONS_JS = """
+() => Array.from(document.querySelectorAll(".bd-article :is(h1, h2, h3, h4, h5, h6, dt, p, pre, img, table, li)"))
+  .map((e) => Math.round(e.getBoundingClientRect().top + window.scrollY))
+"""
+
+
+def scroll_through(page, viewport):
+    """Scroll the whole page by half screens, so that every skipped section is laid out once."""
+    y = 0
+    while y < page.evaluate("() => document.documentElement.scrollHeight"):
+        page.evaluate("(y) => window.scrollTo(0, y)", y)
+        page.wait_for_timeout(40)
+        y += viewport["height"] // 2
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_timeout(100)
+
+
+@pytest.mark.parametrize(
+    "rel, viewport",
+    [(rel, DESKTOP) for rel in PAGES if rel.startswith("book/")]
+    + [(rel, PHONE) for rel in PAGES if rel in ("book/api.html", "book/04_variants.html")],
+)
+def test_containment_moves_nothing(visit, rel, viewport):
+    """Once every section has been laid out, the page is laid out exactly as without content-visibility:
+    the margins moved onto the sections in optimlab.css keep the spacing, and nothing is clipped."""
+    v = visit(viewport)
+    page = v.open(rel)
+    scroll_through(page, viewport)
+    contained = page.evaluate(POSITIONS_JS)
+    clipped = without_containment(page)
+    plain = page.evaluate(POSITIONS_JS)
+    assert clipped == []
+    assert len(contained) == len(plain) > 0
+    moved = [(i, a, b) for i, (a, b) in enumerate(zip(contained, plain)) if abs(a - b) > 1]
+    assert moved == [], f"{rel} at {viewport['width']} px: {len(moved)} elements move when containment is off: {moved[:5]}"
 
 
 def test_search_result_opens_with_the_term_highlighted(visit):
