@@ -1,17 +1,17 @@
 """静态站点的体量与加载时间。
 
-报告 _build/html 的总大小，每页连同其全部资源的字节数（冷缓存，浏览器实际请求的，包括 load 之后
-才加载的控件管理器；另给出静态主机 gzip 压缩文本时的传输量），以及最重的一页与最轻的一个有公式的页面从本地服务器
-冷缓存加载的时间：到首次绘制、到 HTML 解析完（domInteractive）、到 load 事件、到 MathJax 排版完成、
-到一切就绪（图片解码、字体加载、控件渲染）；表里每页还有一次冷加载的 load 时间。
-加载时间主要花在排版（layout）上，为此：正文最小一级的节用 content-visibility: auto，视口外的节不排版
-（book/_static/optimlab.css）；主题在 load 时把整页排版一遍的 Tab 顺序检查换成按需的 optimlab-tabstops.js；
-普通页面不加载搜索脚本（book/_templates/layout.html）。
-公式在构建时已排版成静态 CHTML（book/_ext/prerender_math.mjs），页面不运行 MathJax，“MathJax done”
-一栏显示 -；只有控件标签里有 TeX 时页面才在 load 之后按需加载 MathJax，那时这一栏才有数。
-目标：每页连同资源 ≤ 5 MB，本地加载 ≤ 1 s。只测量，不断言。
+报告站点（默认 _build/html）的总大小；每一页连同其全部资源的字节数（冷缓存，浏览器实际请求的，包括 load
+之后才加载的控件管理器；另给出静态主机 gzip 压缩文本时的传输量）；每一页从本地服务器冷缓存加载的时间
+（各页轮流加载，每页取 --repeat 次的中位数）：到首次绘制、到 HTML 解析完（domInteractive）、到 load 事件、
+到一切就绪（图片解码、字体加载、控件渲染）。最后给出最重的一页与加载最慢的一页的每次 load 时间。
+公式在构建时已排版成静态 CHTML（book/_ext/prerender_math.mjs），页面不运行 MathJax；只有控件标签里有 TeX
+时页面才在 load 之后按需加载 MathJax，这里列出真的运行了 MathJax 的页面。
+加载时间主要花在排版（layout）上，为此：正文最小一级的节与 API 条目用 content-visibility: auto，视口外的
+不排版（book/_static/optimlab.css）；主题在 load 时把整页排版一遍的 Tab 顺序检查换成按需的
+optimlab-tabstops.js；普通页面不加载搜索脚本（book/_templates/layout.html）。
+目标：每页连同资源 ≤ 5 MB，本地加载（load 事件）≤ 1 s。只测量，不断言。
 
-用法：.venv/bin/python benchmarks/site.py [--repeat 5]
+用法：.venv/bin/python benchmarks/site.py [--repeat 5] [--site _build/html]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT / "tests"))
-from test_site import CHROMIUM, CHROMIUM_ARGS, DESKTOP, discover_pages, settle  # noqa: E402
+from test_site import CHROMIUM, CHROMIUM_ARGS, DESKTOP, settle  # noqa: E402
 
 
 def human(n):
@@ -123,6 +123,12 @@ def load(browser, base, rel):
             "gzip": gzip_size(base, info["urls"]), "requests": len(info["urls"])}
 
 
+def use_site(path):
+    """Measure another built site (for example an older build, to compare)."""
+    global HTML
+    HTML = Path(path).resolve()
+
+
 def median(runs, key):
     values = [r[key] for r in runs]
     return None if any(v is None for v in values) else statistics.median(values)
@@ -135,12 +141,18 @@ def ms(value):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="cold loads of every page to time (interleaved)")
+    parser.add_argument("--site", type=Path, default=HTML, help="the built site to measure (default: _build/html)")
     args = parser.parse_args()
+    use_site(args.site)
     if not (HTML / "index.html").is_file():
         sys.exit("站点尚未构建：先运行 make book")
 
-    pages = [p for p in discover_pages() if p != "index.html"]
-    print(f"_build/html: {human(tree_size(HTML))} in {sum(1 for _ in HTML.rglob('*') if _.is_file())} files"
+    skip = {"_static", "_sources", "_images", "_downloads"}
+    pages = sorted(
+        p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
+        if not (set(p.relative_to(HTML).parts) & skip) and p.name != "index.html"
+    )
+    print(f"{HTML.relative_to(ROOT) if HTML.is_relative_to(ROOT) else HTML}: {human(tree_size(HTML))} in {sum(1 for _ in HTML.rglob('*') if _.is_file())} files"
           f" (of which _static/vendor {human(tree_size(HTML / '_static' / 'vendor'))}); {len(pages)} pages")
     server, base = serve()
     with sync_playwright() as p:
