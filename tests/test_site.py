@@ -529,6 +529,7 @@ TAB_STOPS_JS = """
     overflows: el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight,
     tabindex: el.getAttribute("tabindex"),
     what: el.tagName + "." + el.className,
+    skippedAtLoad: el.dataset.skippedAtLoad === "1",
   }))
 """
 
@@ -552,17 +553,27 @@ def test_offscreen_sections_are_skipped_and_get_tab_stops_when_shown(visit):
     assert "optimlab: addTabStopsToScrollableElements" in theme
     assert 'window.addEventListener("load",' not in theme.split("optimlab: addTabStops")[-1]
 
-    blocks = page.locator("pre")
-    checked = []
-    for i in range(0, blocks.count()):
-        blocks.nth(i).scroll_into_view_if_needed()
-        page.wait_for_timeout(50)
-    page.wait_for_timeout(400)
+    # 记下 load 时被跳过的代码块与输出，再滚到页面末尾：那里的元素只能靠节开始排版时的按需检查拿到 Tab 顺序
+    # （先等控件渲染引起的那次延迟 300 ms 的全页检查过去）
+    page.wait_for_timeout(700)
+    page.evaluate(
+        """() => document.querySelectorAll("pre, .cell_output > .output, .pst-scrollable-table-container")
+             .forEach((el) => { if (!el.checkVisibility({contentVisibilityAuto: true})) el.dataset.skippedAtLoad = "1"; })"""
+    )
+    page.evaluate(
+        """async () => {
+             const blocks = document.querySelectorAll("pre");
+             blocks[blocks.length - 1].scrollIntoView();
+             for (let i = 0; i < 3; i++) await new Promise((r) => requestAnimationFrame(r));
+           }"""
+    )
+    page.wait_for_timeout(300)
     checked = page.evaluate(TAB_STOPS_JS)
-    assert checked, f"{rel}: no code block or output was laid out"
+    late = [c for c in checked if c["skippedAtLoad"]]
+    assert late, f"{rel}: nothing that was skipped at load got laid out after scrolling to the end"
     wrong = [c for c in checked if c["tabindex"] != ("0" if c["overflows"] else "-1")]
     assert wrong == [], f"{rel}: wrong tab stops: {wrong[:5]}"
-    assert any(c["overflows"] for c in checked), f"{rel}: no scrollable block at 390 px to check"
+    assert any(c["overflows"] for c in late), f"{rel}: no scrollable block near the end at 390 px to check"
     assert_clean(v, rel)
 
 
@@ -601,15 +612,23 @@ POSITIONS_JS = """
 """
 
 
+SCROLL_THROUGH_JS = """
+async (step) => {
+  // 每滚一次等三帧：浏览器在渲染帧里判断哪些节到了视口附近，下一帧才排版它们
+  const frames = async (n) => { for (let i = 0; i < n; i++) await new Promise((r) => requestAnimationFrame(r)); };
+  for (let y = 0; y < document.documentElement.scrollHeight; y += step) {
+    window.scrollTo(0, y);
+    await frames(3);
+  }
+  window.scrollTo(0, 0);
+  await frames(3);
+}
+"""
+
+
 def scroll_through(page, viewport):
     """Scroll the whole page by half screens, so that every skipped section is laid out once."""
-    y = 0
-    while y < page.evaluate("() => document.documentElement.scrollHeight"):
-        page.evaluate("(y) => window.scrollTo(0, y)", y)
-        page.wait_for_timeout(40)
-        y += viewport["height"] // 2
-    page.evaluate("() => window.scrollTo(0, 0)")
-    page.wait_for_timeout(100)
+    page.evaluate(SCROLL_THROUGH_JS, viewport["height"] // 2)
 
 
 @pytest.mark.parametrize(
