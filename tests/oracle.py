@@ -155,3 +155,12 @@ def assert_same_state(ours, theirs):
             assert torch.equal(x, y), key
         else:
             assert x == y, key
+
+
+def outcome(fn):
+    """运行 fn，返回 ("ok", None) 或 (异常类型, 异常信息)。"""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 —— 要比较的正是异常本身
+        return type(e), str(e)
+    return "ok", None

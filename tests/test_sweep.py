@@ -11,6 +11,7 @@ import optimlab
 from optimlab import problems, sweep as sweep_module
 from optimlab.sweep import SweepResult, sweep, sweep_grid
 from optimlab.trajectory import run
+from oracle import outcome
 
 ROSENBROCK = problems.rosenbrock()
 BEALE = problems.beale()
@@ -209,14 +210,6 @@ def test_grid_three_axes():
     assert g.settings["beta1"][1, 2, 0] == 0.99 and g.settings["beta2"][1, 2, 1] == 0.999
     single = run(QUADRATIC, optimlab.Adam, steps=5, lr=0.2, betas=(0.99, 0.999))
     assert np.array_equal(g.path[1, 2, 1], single.path)
-
-
-def outcome(fn):
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 —— 要比较的正是异常本身
-        return type(e), str(e)
-    return "ok", None
 
 
 # (优化器, sweep 的超参数, 非法那一组的构造参数)：sweep 抛出与构造函数完全相同的异常

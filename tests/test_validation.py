@@ -4,18 +4,9 @@ import pytest
 import torch
 
 import optimlab
-from oracle import NAMES, assert_bitwise, pair
+from oracle import NAMES, assert_bitwise, outcome, pair
 
 T = torch.tensor
-
-
-def outcome(fn):
-    """运行 fn，返回 ("ok", None) 或 (异常类型, 异常信息)。"""
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 —— 要比较的正是异常本身
-        return type(e), str(e)
-    return "ok", None
 
 
 def construct(cls, kwargs, params=None):
