@@ -1,6 +1,23 @@
 """optimlab：与 torch.optim 逐位一致、从数学公式写起的优化器，以及配套教材的工具。"""
 
-from .optim import SGD, Adagrad, Adam, AdamW, NAdam, RMSprop
+from .optim import (
+    ASGD,
+    LBFGS,
+    SGD,
+    Adadelta,
+    Adafactor,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Muon,
+    NAdam,
+    RAdam,
+    RMSprop,
+    Rprop,
+    SparseAdam,
+)
+from .optim import __all__ as OPTIMIZERS
 
 __version__ = "0.1.0"
 
@@ -11,4 +28,14 @@ __all__ = [
     "NAdam",
     "RMSprop",
     "Adagrad",
+    "RAdam",
+    "Adamax",
+    "Adadelta",
+    "ASGD",
+    "Rprop",
+    "LBFGS",
+    "SparseAdam",
+    "Adafactor",
+    "Muon",
+    "OPTIMIZERS",
 ]
