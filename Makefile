@@ -101,12 +101,24 @@ $(HTML)/.built: $(BOOK_SOURCES) _config.yml _toc.yml package-lock.json | setup
 	$(MAKE) --no-print-directory book
 
 # ---------------------------------------------------------------- the tests
-# One pytest run: unit/oracle tests, binder and browser tests, and nbval over every stored notebook.
+# Two pytest runs.
+#  1. unit/oracle tests, binder and browser tests, and nbval over every stored notebook, one thread;
+#  2. nbval over every notebook again in a perturbed floating-point environment: no SIMD in ATen's
+#     kernels (ATEN_CPU_CAPABILITY=default), MKL's compatible code path (MKL_CBWR=COMPATIBLE) and two
+#     threads. The stored outputs must match both, so no printed number depends on the CPU it ran on.
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
+NBVAL     := -p nbval_plugin --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+             --nbval-cell-timeout=300 -p no:cacheprovider
+PERTURBED := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
 test: setup chromium $(HTML)/.built
-	$(BIN)/python -m pytest -p nbval_plugin tests $(NOTEBOOKS) --nbval --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 -p no:cacheprovider -ra
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL) -ra
+	$(PERTURBED) $(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL) -q
+
+# The perturbed pass alone (what a CPU other than ours does to the book's numbers).
+.PHONY: test-perturbed
+test-perturbed: setup
+	$(PERTURBED) $(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL) -q
 
 clean:
 	rm -rf _build artifacts .cache

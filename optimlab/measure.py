@@ -27,6 +27,7 @@ __all__ = [
     "width_decades",
     "sensitivity_width",
     "epochs_to",
+    "median_losses",
     "fit_timed",
     "markdown_table",
 ]
@@ -222,12 +223,31 @@ def sensitivity_width(lrs: Sequence[float], final_losses: Sequence[float], facto
 # ---------------------------------------------------------------------------
 
 
-def epochs_to(history: History, target: float) -> int | None:
-    """全数据损失第一次不超过 ``target`` 的轮数（``epoch_loss`` 的下标，0 表示初始值）。"""
-    for epoch, value in enumerate(history.epoch_loss):
+def epochs_to(history: History | Sequence[float], target: float) -> int | None:
+    """全数据损失第一次不超过 ``target`` 的轮数（``epoch_loss`` 的下标，0 表示初始值）。
+
+    ``history`` 也可以直接是每轮损失的序列（例如 :func:`median_losses` 的结果）。
+    """
+    losses = history.epoch_loss if isinstance(history, History) else history
+    for epoch, value in enumerate(losses):
         if value <= target:
             return epoch
     return None
+
+
+def median_losses(histories: Sequence[History]) -> np.ndarray:
+    """几次训练（例如不同的种子）每轮全数据损失的逐轮中位数，形状 ``(epochs + 1,)``。
+
+    发散的训练从发散的那一轮起记为 ``inf``\ （而不是 ``nan``），所以多数训练发散时中位数是 ``inf``。
+    大学习率下单次训练是混沌的：最后一位的舍入差别（CPU 的 SIMD 指令集、MKL 的代码路径、线程数）
+    会长成完全不同的损失；几个种子的中位数比单次训练稳定得多。
+    """
+    length = max(len(h.epoch_loss) for h in histories)
+    table = np.full((len(histories), length), np.inf)
+    for row, h in zip(table, histories):
+        losses = np.asarray(h.epoch_loss, dtype=float)
+        row[: len(losses)] = np.where(np.isfinite(losses), losses, np.inf)
+    return np.median(table, axis=0)
 
 
 def fit_timed(model: nn.Module, X: Tensor, y: Tensor, optimizer: Callable[..., torch.optim.Optimizer],

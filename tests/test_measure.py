@@ -137,3 +137,16 @@ def test_markdown_table():
     assert measure.markdown_table(["a", "b"], [[1, "x"], [2.5, None]]) == (
         "| a | b |\n|---|---|\n| 1 | x |\n| 2.5 | None |"
     )
+
+
+def test_median_losses_by_hand():
+    from optimlab.training import History
+
+    runs = [
+        History(epoch_loss=[3.0, 1.0, 0.5]),
+        History(epoch_loss=[3.0, 2.0, 0.1]),
+        History(epoch_loss=[3.0, float("nan")], diverged_at=4),  # 第 1 轮发散：此后记为 inf
+    ]
+    assert measure.median_losses(runs).tolist() == [3.0, 2.0, 0.5]
+    assert measure.median_losses(runs[2:]).tolist() == [3.0, float("inf")]
+    assert measure.epochs_to([3.0, 2.0, 0.5], 1.0) == 2
