@@ -28,6 +28,8 @@ __all__ = [
     "sensitivity_width",
     "epochs_to",
     "median_losses",
+    "fit_twins",
+    "is_chaotic",
     "fit_timed",
     "markdown_table",
 ]
@@ -248,6 +250,36 @@ def median_losses(histories: Sequence[History]) -> np.ndarray:
         losses = np.asarray(h.epoch_loss, dtype=float)
         row[: len(losses)] = np.where(np.isfinite(losses), losses, np.inf)
     return np.median(table, axis=0)
+
+
+def fit_twins(make_model: Callable[[], nn.Module], X: Tensor, y: Tensor,
+              optimizer: Callable[..., torch.optim.Optimizer], *, jitter: float = 1e-6,
+              **kwargs) -> tuple[History, History, float]:
+    """同一设置训练两次，第二次的初始权重乘上 ``1 + jitter·z``\ （``z`` 取自固定种子的标准正态）。
+
+    返回 ``(第一次, 第二次, 第一次的墙钟秒数)``。两次的差别只有约 ``jitter`` 的相对扰动，
+    比不同 CPU、线程数带来的舍入差别（float32 约 1e-7）大一个数量级：训练若把这样的差别放大成
+    不同的结果（:func:`is_chaotic`），它在别的机器上重跑时也会变。
+    """
+    first, seconds = fit_timed(make_model(), X, y, optimizer, **kwargs)
+    twin = make_model()
+    gen = torch.Generator().manual_seed(12345)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.mul_(1 + jitter * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+    second = fit(twin, X, y, optimizer, **kwargs)
+    return first, second, seconds
+
+
+def is_chaotic(first: History, second: History, tol: float = 2e-2) -> bool:
+    """:func:`fit_twins` 的两次训练是否分道扬镳：最终损失的相对差超过 ``tol``，或只有一次发散。
+
+    两次都发散不算混沌（结果确定：发散）。
+    """
+    a, b = first.final_loss, second.final_loss
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return bool(np.isfinite(a) or np.isfinite(b))
+    return bool(abs(a - b) > tol * max(abs(a), abs(b)))
 
 
 def fit_timed(model: nn.Module, X: Tensor, y: Tensor, optimizer: Callable[..., torch.optim.Optimizer],

@@ -150,3 +150,26 @@ def test_median_losses_by_hand():
     assert measure.median_losses(runs).tolist() == [3.0, 2.0, 0.5]
     assert measure.median_losses(runs[2:]).tolist() == [3.0, float("inf")]
     assert measure.epochs_to([3.0, 2.0, 0.5], 1.0) == 2
+
+
+def test_is_chaotic_by_hand():
+    from optimlab.training import History
+
+    def h(final, diverged=False):
+        return History(epoch_loss=[1.0, float("nan") if diverged else final], diverged_at=3 if diverged else None)
+
+    assert not measure.is_chaotic(h(0.100), h(0.1019))  # 1.9 % < 2 %
+    assert measure.is_chaotic(h(0.100), h(0.1030))  # 2.9 %
+    assert measure.is_chaotic(h(0.1), h(0, diverged=True))  # 只有一次发散
+    assert not measure.is_chaotic(h(0, diverged=True), h(0, diverged=True))  # 两次都发散：结果确定
+
+
+def test_fit_twins_differ_only_by_the_jitter():
+    X, y, _ = problems.linear_regression(n=64)
+    X, y = X.float(), y.float().unsqueeze(1)
+    a, b, seconds = measure.fit_twins(lambda: training.linear_model(2), X, y, optimlab.SGD, epochs=5, lr=0.05)
+    plain = training.fit(training.linear_model(2), X, y, optimlab.SGD, epochs=5, lr=0.05)
+    assert a.epoch_loss == plain.epoch_loss and seconds > 0  # 第一次就是普通的训练
+    assert a.epoch_loss != b.epoch_loss  # 第二次的初始权重确实被扰动了
+    assert max(abs(u - v) / u for u, v in zip(a.epoch_loss, b.epoch_loss)) < 1e-4
+    assert not measure.is_chaotic(a, b)  # 凸问题、小学习率：扰动不会长大
