@@ -100,7 +100,7 @@ class Muon(BaseOptimizer):
     r"""Muon：对动量做 Newton–Schulz 正交化，只用于二维参数（隐藏层的权重矩阵）。
 
     记号见书中的《符号表》。每一行右侧的编号与 ``_update`` 中的注释一一对应；
-    :math:`\operatorname{NS}` 见 :func:`newton_schulz`，参数是 :math:`A\times B` 矩阵。
+    :math:`\operatorname{NS}` 见 :func:`optimlab.optim.muon.newton_schulz`，参数是 :math:`A\times B` 矩阵。
 
     .. math::
 
