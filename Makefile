@@ -116,8 +116,8 @@ NBVAL     := -p nbval_plugin --nbval --nbval-current-env --nbval-sanitize-with t
 PERTURBED := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
 test: setup chromium $(HTML)/.built
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL) -ra
-	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) -q
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL) -ra --durations=15
+	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) -q --durations=10
 
 # The perturbed pass alone (what a CPU other than ours does to the book's numbers).
 .PHONY: test-perturbed
