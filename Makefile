@@ -101,8 +101,11 @@ $(HTML)/.built: $(BOOK_SOURCES) _config.yml _toc.yml package-lock.json | setup
 	$(MAKE) --no-print-directory book
 
 # ---------------------------------------------------------------- the tests
-# Two pytest runs.
-#  1. unit/oracle tests, binder and browser tests, and nbval over every stored notebook, one thread;
+# Two pytest runs, each spread over two worker processes (pytest-xdist). Each test file and each
+# notebook stays on one worker (tests/conftest.py), so a notebook's cells run in order in one kernel;
+# only the independent browser tests of tests/test_site.py are spread over both.
+#  1. unit/oracle tests, binder and browser tests, and nbval over every stored notebook, one thread
+#     per process;
 #  2. nbval again, in a perturbed floating-point environment: no SIMD in ATen's kernels
 #     (ATEN_CPU_CAPABILITY=default), MKL's compatible code path (MKL_CBWR=COMPATIBLE) and two threads,
 #     over the notebooks that train or sweep (matrix products and reductions, whose last bit depends
@@ -113,16 +116,17 @@ TRAINING_NOTEBOOKS := book/01_sgd.ipynb book/05_pytorch_adam.ipynb book/06_choos
                       book/08_adam_family.ipynb book/09_classic.ipynb book/10_large_scale.ipynb
 NBVAL     := -p nbval_plugin --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
              --nbval-cell-timeout=300 -p no:cacheprovider
+WORKERS   := -n 2 --dist loadscope
 PERTURBED := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
 test: setup chromium $(HTML)/.built
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL) -ra --durations=15
-	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) -q --durations=10
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(NOTEBOOKS) tests $(NBVAL) $(WORKERS) -ra --durations=15
+	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) $(WORKERS) -q --durations=10
 
 # The perturbed pass alone (what a CPU other than ours does to the book's numbers).
 .PHONY: test-perturbed
 test-perturbed: setup
-	$(PERTURBED) $(BIN)/python -m pytest $(if $(ALL),$(NOTEBOOKS),$(TRAINING_NOTEBOOKS)) $(NBVAL) -q
+	$(PERTURBED) $(BIN)/python -m pytest $(if $(ALL),$(NOTEBOOKS),$(TRAINING_NOTEBOOKS)) $(NBVAL) $(WORKERS) -q
 
 clean:
 	rm -rf _build artifacts .cache

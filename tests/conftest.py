@@ -14,3 +14,20 @@ DEVICES = [
 @pytest.fixture(params=DEVICES)
 def device(request):
     return request.param
+
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``pytest -n 2 --dist loadscope`` (make test): each test file and each notebook stays on
+    one worker, since a notebook's cells must run in order in one kernel and module fixtures should be
+    set up once. The browser tests of ``test_site.py`` are the exception: independent pages, spread
+    over both workers."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            if nodeid.startswith("tests/test_site.py::"):
+                return nodeid
+            return nodeid.split("::", 1)[0]
+
+    return ByFile(config, log)

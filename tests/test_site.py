@@ -483,6 +483,19 @@ def test_search_index_keeps_dictionary_words():
         assert term in terms, f"{term} is not a term of the search index"
 
 
+def test_interface_text_is_chinese():
+    """The toggle buttons (hints, collapsed code) speak Chinese, not the extensions' English defaults."""
+    assert PAGES, "the site is not built"
+    toggled = [rel for rel in PAGES if "toggleHintShow" in page_source(rel)]
+    assert toggled, "no page loads sphinx-togglebutton's hint text"
+    for rel in PAGES:
+        src = page_source(rel)
+        for english in ("Click to show", "Click to hide", "Show code cell", "Hide code cell"):
+            assert english not in src, f"{rel}: {english!r}"
+    for rel in toggled:
+        assert "toggleHintShow = '点击展开'" in page_source(rel), rel
+
+
 # ---------------------------------------------------------------- static explorers
 
 
