@@ -278,14 +278,14 @@ def test_unsupported_flags_raise_not_implemented(flag):
     with pytest.raises(NotImplementedError) as info:
         Rprop([torch.zeros(2, requires_grad=True)], **{flag: True})
     assert str(info.value) == (
-        f"optimlab.Rprop does not support {flag}=True: optimlab runs one "
-        f"readable single-tensor loop; use torch.optim.Rprop for {flag}"
+        f"optimlab.Rprop 不支持 {flag}=True：optimlab 只有一份逐个张量更新的"
+        f"易读实现；需要 {flag} 时请用 torch.optim.Rprop"
     )
     p, q = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
     opt = Rprop([p])
     opt.add_param_group({"params": [q], flag: True})
     p.grad, q.grad = torch.ones(2), torch.ones(2)
-    with pytest.raises(NotImplementedError, match=f"does not support {flag}=True"):
+    with pytest.raises(NotImplementedError, match=f"不支持 {flag}=True"):
         opt.step()
 
 

@@ -204,8 +204,8 @@ def test_unsupported_flags_raise_not_implemented(name, flag):
         cls([torch.zeros(2, requires_grad=True)], lr=0.1, **{flag: True})
     msg = str(info.value)
     assert msg == (
-        f"optimlab.{name} does not support {flag}=True: optimlab runs one "
-        f"readable single-tensor loop; use torch.optim.{name} for {flag}"
+        f"optimlab.{name} 不支持 {flag}=True：optimlab 只有一份逐个张量更新的"
+        f"易读实现；需要 {flag} 时请用 torch.optim.{name}"
     )
 
 
@@ -217,7 +217,7 @@ def test_unsupported_flag_set_later_refused_at_step(name, flag):
     opt = cls([p], lr=0.1)
     opt.add_param_group({"params": [q], flag: True})
     p.grad, q.grad = torch.ones(2), torch.ones(2)
-    with pytest.raises(NotImplementedError, match=f"does not support {flag}=True"):
+    with pytest.raises(NotImplementedError, match=f"不支持 {flag}=True"):
         opt.step()
 
 

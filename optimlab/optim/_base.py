@@ -69,8 +69,8 @@ def check_unsupported(cls_name: str, **flags: Any) -> None:
     for name in _UNSUPPORTED_FLAGS:
         if flags.get(name):
             raise NotImplementedError(
-                f"optimlab.{cls_name} does not support {name}=True: optimlab runs one "
-                f"readable single-tensor loop; use torch.optim.{cls_name} for {name}"
+                f"optimlab.{cls_name} 不支持 {name}=True：optimlab 只有一份逐个张量更新的"
+                f"易读实现；需要 {name} 时请用 torch.optim.{cls_name}"
             )
 
 
