@@ -1,6 +1,7 @@
 # optimlab: two entry points.
 #   make book   set up everything, then build the static site into _build/html (any warning fails)
 #   make test   same setup (+ chromium), build the site if it is missing or stale, run every test
+#   make check  the library and oracle tests only (the quick loop while developing)
 #
 # Each target installs what it needs on its own: the Python virtual environment from the pinned
 # requirements.txt, the CJK fonts and Chromium from Debian (only when missing, only as root) and the
@@ -122,6 +123,12 @@ PERTURBED := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 M
 test: setup chromium $(HTML)/.built
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(NOTEBOOKS) tests $(NBVAL) $(WORKERS) -ra --durations=15
 	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) $(WORKERS) -q --durations=10
+
+# The developer loop: the library, oracle, validation and scheduler tests (no browser, no notebook, no
+# file marked slow in tests/conftest.py). Under a minute; make test still runs everything.
+.PHONY: check
+check: python
+	$(BIN)/python -m pytest tests -m "not slow and not browser and not nbval" $(WORKERS) -q
 
 # The perturbed pass alone (what a CPU other than ours does to the book's numbers).
 .PHONY: test-perturbed

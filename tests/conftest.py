@@ -16,7 +16,6 @@ def device(request):
     return request.param
 
 
-
 def pytest_xdist_make_scheduler(config, log):
     """Under ``pytest -n 2 --dist loadscope`` (make test): each test file and each notebook stays on
     one worker, since a notebook's cells must run in order in one kernel and module fixtures should be
@@ -31,3 +30,28 @@ def pytest_xdist_make_scheduler(config, log):
             return nodeid.split("::", 1)[0]
 
     return ByFile(config, log)
+
+
+#: Test files that take more than a few seconds (explorers render pictures, exercises and the chapters'
+#: claims run training, distributed training spawns processes); ``make check`` leaves them out with the browser tests and nbval.
+SLOW = {
+    "test_binder.py",
+    "test_distributed.py",
+    "test_site_extension.py",
+    "test_sweep.py",
+    "test_widgets.py",
+    "test_widgets_more.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test by kind: ``nbval`` (a notebook cell), ``browser`` (Chromium on the built site),
+    ``slow`` (the files in SLOW, the exercises' checkers and the chapters' claims). ``make check`` runs the rest."""
+    for item in items:
+        name = item.path.name
+        if name.endswith(".ipynb"):
+            item.add_marker(pytest.mark.nbval)
+        elif name == "test_site.py":
+            item.add_marker(pytest.mark.browser)
+        elif name in SLOW or name.startswith(("test_exercises_", "test_claims_")):
+            item.add_marker(pytest.mark.slow)

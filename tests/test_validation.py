@@ -1,5 +1,7 @@
 """非法输入：与 torch.optim 抛出同样类型、同样信息的异常；稀疏梯度的拒绝与处理同 torch。"""
 
+import inspect
+
 import pytest
 import torch
 
@@ -64,7 +66,12 @@ INVALID = [
 
 
 def case_id(name, kwargs):
-    return f"{name}-" + "-".join(f"{k}={v!r}".replace("\n", "") for k, v in kwargs.items())
+    """A readable test id that is the same in every process (pytest-xdist compares them)."""
+
+    def show(v):
+        return "generator" if inspect.isgenerator(v) else repr(v).replace("\n", "")
+
+    return f"{name}-" + "-".join(f"{k}={show(v)}" for k, v in kwargs.items())
 
 
 @pytest.mark.parametrize("name,kwargs", [pytest.param(n, kw, id=case_id(n, kw)) for n, kw in INVALID])
