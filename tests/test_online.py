@@ -7,7 +7,15 @@ import pytest
 import torch
 
 import optimlab
-from optimlab.online import OnlineRun, reddi_best_loss, reddi_paper, run_reddi
+from optimlab.online import (
+    OnlineRun,
+    reddi_best_loss,
+    reddi_critical_beta2,
+    reddi_drift,
+    reddi_paper,
+    run_reddi,
+    run_reddi_groups,
+)
 
 C = 3.0
 BETAS = (0.0, 1.0 / (1.0 + C * C))
@@ -68,3 +76,41 @@ def test_run_with_torch_optim_equals_optimlab():
     b = run_reddi(torch.optim.Adam, 100, C, lr=0.5, betas=BETAS, amsgrad=True)
     assert isinstance(a, OnlineRun)
     assert np.array_equal(a.x, b.x)
+
+
+def test_grouped_runs_equal_single_runs():
+    # 每个参数组的计算与单独运行相同：x 逐位一致，遗憾只差求和顺序的舍入
+    groups = [{"betas": BETAS}, {"betas": BETAS, "amsgrad": True}, {}]
+    grouped = run_reddi_groups(optimlab.Adam, groups, 200, C, lr=0.5)
+    for g, ours in zip(groups, grouped):
+        single = run_reddi(optimlab.Adam, 200, C, lr=0.5, **g)
+        assert np.array_equal(ours.x, single.x)
+        assert np.array_equal(ours.loss, single.loss)
+        assert np.allclose(ours.regret, single.regret, rtol=0, atol=1e-12)
+    assert grouped[1].label == f"betas={BETAS}, amsgrad=True"
+
+
+def test_drift_of_theorem_one_setting_by_hand():
+    # β₁ = 0、β₂ = 0.1 的稳态：v₁ = (C² + β₂ + β₂²)/(1 + β₂ + β₂²) = 8.207…（书中逐步打印的周期）
+    b2 = 0.1
+    v1 = (C * C + b2 + b2 * b2) / (1 + b2 + b2 * b2)
+    v2 = b2 * v1 + 1 - b2
+    v3 = b2 * v2 + 1 - b2
+    assert v1 == pytest.approx(8.2072, abs=1e-4)
+    expected = -C / math.sqrt(v1) + 1 / math.sqrt(v2) + 1 / math.sqrt(v3)
+    assert float(reddi_drift(0.0, b2, C)) == pytest.approx(expected, rel=1e-12)
+    ams = float(reddi_drift(0.0, b2, C, amsgrad=True))
+    assert ams == pytest.approx(-(C - 2) / math.sqrt(v1))
+
+
+def test_drift_broadcasts_over_arrays():
+    b1 = np.array([[0.0], [0.5]])
+    b2 = np.array([0.1, 0.9])
+    grid = reddi_drift(b1, b2, C)
+    assert grid.shape == (2, 2)
+    assert grid[0, 1] == pytest.approx(float(reddi_drift(0.0, 0.9, C)))
+
+
+def test_critical_beta2_requires_a_sign_change():
+    with pytest.raises(ValueError, match="不变号"):
+        reddi_critical_beta2(C, beta1=0.9)  # β₁ = 0.9：对任何 β₂ 都收敛
