@@ -102,15 +102,17 @@ $(HTML)/.built: $(BOOK_SOURCES) _config.yml _toc.yml package-lock.json | setup
 	$(MAKE) --no-print-directory book
 
 # ---------------------------------------------------------------- the tests
-# Two pytest runs, each spread over two worker processes (pytest-xdist). Each test file and each
-# notebook stays on one worker (tests/conftest.py), so a notebook's cells run in order in one kernel;
-# only the independent browser tests of tests/test_site.py are spread over both.
+# Two pytest runs.
 #  1. unit/oracle tests, binder and browser tests, and nbval over every stored notebook, one thread
-#     per process;
+#     per process, spread over two worker processes (pytest-xdist). Each test file and each notebook
+#     stays on one worker (tests/conftest.py), so a notebook's cells run in order in one kernel; only
+#     the independent browser tests of tests/test_site.py are spread over both;
 #  2. nbval again, in a perturbed floating-point environment: no SIMD in ATen's kernels
 #     (ATEN_CPU_CAPABILITY=default), MKL's compatible code path (MKL_CBWR=COMPATIBLE) and two threads,
 #     over the notebooks that train or sweep (matrix products and reductions, whose last bit depends
 #     on the CPU). The stored outputs must match both, so no printed number depends on the CPU.
+#     One process: its two threads already fill the two cores (two workers of two threads each would
+#     oversubscribe them, and OpenMP's waiting threads slow small matrix products down many times).
 #     `make test-perturbed ALL=1` runs the perturbed pass over every notebook.
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
 TRAINING_NOTEBOOKS := book/01_sgd.ipynb book/05_pytorch_adam.ipynb book/06_choosing.ipynb \
@@ -122,7 +124,7 @@ PERTURBED := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 M
 
 test: setup chromium $(HTML)/.built
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(NOTEBOOKS) tests $(NBVAL) $(WORKERS) -ra --durations=15
-	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) $(WORKERS) -q --durations=10
+	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) -q --durations=10
 
 # The developer loop: the library, oracle, validation and scheduler tests (no browser, no notebook, no
 # file marked slow in tests/conftest.py). Under a minute; make test still runs everything.
@@ -133,7 +135,7 @@ check: python
 # The perturbed pass alone (what a CPU other than ours does to the book's numbers).
 .PHONY: test-perturbed
 test-perturbed: setup
-	$(PERTURBED) $(BIN)/python -m pytest $(if $(ALL),$(NOTEBOOKS),$(TRAINING_NOTEBOOKS)) $(NBVAL) $(WORKERS) -q
+	$(PERTURBED) $(BIN)/python -m pytest $(if $(ALL),$(NOTEBOOKS),$(TRAINING_NOTEBOOKS)) $(NBVAL) -q
 
 clean:
 	rm -rf _build artifacts .cache

@@ -19,7 +19,7 @@ from matplotlib.colors import LogNorm
 from .problems import Surface
 from .trajectory import Trajectory, grid
 
-__all__ = ["setup_cjk_font", "plot_contour", "plot_path", "plot_losses", "CJK_FONT"]
+__all__ = ["setup_cjk_font", "plot_contour", "plot_path", "plot_losses", "CJK_FONT", "TINY", "GAP_LABEL"]
 
 #: 书中使用的中文字体（Debian 软件包 fonts-noto-cjk 提供）。
 CJK_FONT = "Noto Sans CJK SC"
@@ -94,21 +94,38 @@ def plot_path(traj: Trajectory, ax: Axes | None = None, color: str | None = None
     return ax
 
 
+#: 对数纵轴上 0 的替身：float64 最小的正规数（约 2.2e-308），见 :func:`plot_losses`。
+TINY = float(np.finfo(np.float64).tiny)
+
+#: :func:`plot_losses` 的默认纵轴标签：与最优值之差。
+GAP_LABEL = "$f(\\theta_t) - f^*$"
+
+
 def plot_losses(trajs: Mapping[str, Trajectory] | Iterable[Trajectory], ax: Axes | None = None,
-                f_min: float = 0.0, log: bool = True) -> Axes:
-    """画若干条损失曲线 :math:`f(\\theta_k) - f_{\\min}`\\ （默认对数纵轴）。"""
+                f_min: float = 0.0, log: bool = True, ylabel: str = GAP_LABEL) -> Axes:
+    """画若干条曲线 :math:`f(\\theta_t) - f^*`\\ （默认对数纵轴），``f_min`` 即 :math:`f^*`。
+
+    不在 :math:`10^{-16}` 之类的地方截断：正文打印出 ``7.71e-53`` 的地方，曲线也降到
+    :math:`10^{-53}`。对数纵轴画不出 0：恰好为 0、因舍入略小于 0 或小于 float64 最小正规数
+    （``TINY`` ≈ 2.2e-308）的点画在 ``TINY`` 处，曲线在那里垂直落到底；发散之后的 NaN 不画。
+    需要固定纵轴范围时，调用后再 ``ax.set_ylim``。
+
+    Args:
+        ylabel: 纵轴标签。默认是与最优值之差 :math:`f(\\theta_t) - f^*`；
+            画训练损失本身时传 ``"损失"``，同一个量在全书用同一个标签。
+    """
     ax = _ax(ax)
     items = trajs.items() if isinstance(trajs, Mapping) else ((t.label, t) for t in trajs)
     for label, traj in items:
-        gap = traj.loss - f_min
+        gap = np.asarray(traj.loss, dtype=float) - f_min
         if log:
-            gap = np.maximum(gap, 1e-16)
+            gap = np.maximum(gap, TINY)  # NaN（发散之后）保持 NaN
         if traj.diverged_at is not None:
             label = f"{label}（第 {traj.diverged_at} 步发散）"
         ax.plot(np.arange(len(gap)), gap, label=label, linewidth=1.3)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("步数 $t$")
-    ax.set_ylabel("$f(\\theta_t) - f^*$" if f_min else "损失")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=9)
     return ax

@@ -1,7 +1,7 @@
 """探索器的静态版本：发布的网页没有内核，ipywidgets 不起作用，这里改为预先算好的帧动画。
 
 每个函数沿探索器的主要超参数取 10–15 个值，用探索器自己的更新逻辑画出每一帧，再用
-matplotlib 的 ``FuncAnimation.to_jshtml`` 生成可拖动滑块的 HTML。返回的 HTML 完全自包含：
+matplotlib 的 ``HTMLWriter``\\ （``Animation.to_jshtml`` 所用的写入器）生成可拖动滑块的 HTML。返回的 HTML 完全自包含：
 
 * 删去 matplotlib 引用的 Font Awesome 样式表（CDN 链接），按钮图标换成内联 SVG；
 * 每帧 PNG 量化为调色板图像，减小页面体积；
@@ -14,13 +14,15 @@ import base64
 import hashlib
 import io
 import re
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
 import numpy as np
 from IPython.display import HTML
-from matplotlib.animation import FuncAnimation
+from matplotlib.animation import HTMLWriter
 from PIL import Image
 
 from . import widgets as _w
@@ -128,15 +130,17 @@ def animate(explorer: _w.Explorer, frames: Sequence[dict[str, Any]], interval: i
     explorer._render_on_update = False  # 帧由 savefig 画出，不必再渲染给 ipywidgets
     explorer.fig.set_dpi(dpi)
 
-    def draw(i: int):
-        explorer.set(**frames[i])
-        return []
-
-    anim = FuncAnimation(explorer.fig, draw, frames=len(frames), interval=interval, blit=False, repeat=False)
+    # matplotlib's HTMLWriter (what Animation.to_jshtml uses), fed one savefig per frame: going through
+    # FuncAnimation would draw every frame twice (its post-draw redraw, then savefig) and frame 0 once more.
+    writer = HTMLWriter(fps=1000 / interval, embed_frames=True, default_mode="once")
     with matplotlib.rc_context({"animation.embed_limit": embed_limit_mb, "animation.frame_format": "png",
-                                "savefig.dpi": dpi}):
-        html = anim.to_jshtml(default_mode="once")
-    anim.event_source = None
+                                "savefig.dpi": dpi}), tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "animation.html")
+        with writer.saving(explorer.fig, str(path), dpi):
+            for frame in frames:
+                explorer.set(**frame)
+                writer.grab_frame()
+        html = path.read_text()
     return HTML(self_contained(html, colors))
 
 
@@ -193,16 +197,18 @@ def variants_animation() -> HTML:
     return HTML("\n".join(f"<p><b>{title}</b></p>\n{part.data}" for title, part in parts))
 
 
-#: 调度器动画的帧：每帧一个调度器设置。
+#: 调度器动画的帧：每帧一个调度器设置（共 30 轮）。余弦先取 T_max = 轮数（学习率恰好降到 0），
+#: 再看 T_max 取大（降不完）和取小（torch 的余弦在 T_max 之后回升）的后果；OneCycle 的最后一帧
+#: 峰值学习率 0.5 超过了全批量稳定上限 2/λ_max ≈ 0.36，损失中途暴涨，帧中的文字会说明。
 SCHEDULER_FRAMES = [
     {"kind": "constant"},
     {"kind": "step", "step_size": 10, "gamma": 0.5},
     {"kind": "step", "step_size": 10, "gamma": 0.3},
     {"kind": "step", "step_size": 10, "gamma": 0.1},
     {"kind": "step", "step_size": 5, "gamma": 0.5},
-    {"kind": "cosine", "T_max": 10},
     {"kind": "cosine", "T_max": 30},
     {"kind": "cosine", "T_max": 60},
+    {"kind": "cosine", "T_max": 10},
     {"kind": "onecycle", "max_lr": 0.02, "pct_start": 0.3},
     {"kind": "onecycle", "max_lr": 0.1, "pct_start": 0.3},
     {"kind": "onecycle", "max_lr": 0.1, "pct_start": 0.7},
@@ -211,7 +217,7 @@ SCHEDULER_FRAMES = [
 
 
 def scheduler_animation(frames: Sequence[dict[str, Any]] | None = None, **kwargs) -> HTML:
-    """调度器探索器的静态动画：依次展示 StepLR、CosineAnnealingLR、OneCycleLR 的几种设置。"""
+    """调度器探索器的静态动画：依次展示常数、StepLR、CosineAnnealingLR、OneCycleLR 的几种设置。"""
     ex = _w.scheduler_explorer(**kwargs)
     return animate(ex, list(SCHEDULER_FRAMES if frames is None else frames))
 

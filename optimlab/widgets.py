@@ -1049,13 +1049,19 @@ class _Tabs:
 SCHEDULERS = [("常数（不调度）", "constant"), ("StepLR", "step"), ("CosineAnnealingLR", "cosine"),
               ("OneCycleLR", "onecycle")]
 
+#: 图例中调度曲线的名字（每个调度器一个，灰色虚线是常数 η₀ 的对照）。
+SCHEDULE_LABELS = {"constant": "常数 η₀（不调度）", "step": "StepLR",
+                   "cosine": "CosineAnnealingLR（余弦）", "onecycle": "OneCycleLR"}
+_SHORT_NAMES = {"constant": "常数 η₀", "step": "StepLR", "cosine": "余弦", "onecycle": "OneCycle"}
+
 
 def scheduler_run(kind: str, lr: float, step_size: int = 10, gamma: float = 0.3, T_max: int = 30,
                   max_lr: float = 0.1, pct_start: float = 0.3, epochs: int = 30, batch_size: int = 20):
-    """用 optimlab.SGD 训练 ``problems.linear_regression`` 上的一元线性模型，返回 :class:`optimlab.training.History`。
+    """用 optimlab.SGD 训练 ``problems.linear_regression`` 上的一元线性模型。
 
-    StepLR 与 CosineAnnealingLR 每轮调用一次 ``step()``；OneCycleLR 每次更新调用一次
-    （``total_steps`` = 轮数 × 每轮更新次数，``cycle_momentum=False``，只看学习率的形状）。
+    返回 :class:`optimlab.training.History`。StepLR 与 CosineAnnealingLR 每轮调用一次
+    ``step()``；OneCycleLR 每次更新调用一次（``total_steps`` = 轮数 × 每轮更新次数，
+    ``cycle_momentum=False``，只看学习率的形状）。
     """
     from torch.optim import lr_scheduler as S
 
@@ -1071,13 +1077,21 @@ def scheduler_run(kind: str, lr: float, step_size: int = 10, gamma: float = 0.3,
     elif kind == "cosine":
         sched, per = (lambda o: S.CosineAnnealingLR(o, T_max=T_max)), "epoch"
     elif kind == "onecycle":
-        sched = lambda o: S.OneCycleLR(o, max_lr=max_lr, total_steps=epochs * per_epoch,  # noqa: E731
-                                       pct_start=pct_start, cycle_momentum=False)
+        sched = lambda o: S.OneCycleLR(  # noqa: E731
+            o, max_lr=max_lr, total_steps=epochs * per_epoch, pct_start=pct_start,
+            cycle_momentum=False)
         per = "step"
     else:
         raise ValueError(f"unknown scheduler {kind!r}")
-    return fit(linear_model(1), X, y, SGD, batch_size=batch_size, epochs=epochs, seed=0, scheduler=sched,
-               scheduler_per=per, lr=lr)
+    return fit(linear_model(1), X, y, SGD, batch_size=batch_size, epochs=epochs, seed=0,
+               scheduler=sched, scheduler_per=per, lr=lr)
+
+
+def _regression_design() -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`scheduler_run` 的问题的设计矩阵 ``[x, 1]`` 与目标（float64）。"""
+    X, y, _ = problems.linear_regression()
+    A = torch.cat([X[:, :1], torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
+    return A, y[:, None]
 
 
 @functools.lru_cache(maxsize=None)
@@ -1086,10 +1100,20 @@ def regression_optimum() -> float:
 
     每个进程只算一次：归约的顺序随线程数变化，重算可能在最后一位上不同，而画图与测试要用同一个值。
     """
-    X, y, _ = problems.linear_regression()
-    A = torch.cat([X[:, :1], torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
-    w = torch.linalg.lstsq(A, y[:, None]).solution
-    return float(((A @ w - y[:, None]) ** 2).mean())
+    A, y = _regression_design()
+    w = torch.linalg.lstsq(A, y).solution
+    return float(((A @ w - y) ** 2).mean())
+
+
+@functools.lru_cache(maxsize=None)
+def regression_lr_limit() -> float:
+    """同一问题上全批量梯度下降的稳定上限 :math:`2/\\lambda_{\\max}`。
+
+    均方误差 :math:`\\tfrac1n\\lVert A w - y\\rVert^2` 的 Hessian 是 :math:`\\tfrac2n A^\\top A`；
+    学习率超过 :math:`2/\\lambda_{\\max}` 时，最陡方向上的误差每步放大（第 1 章的稳定性上限）。
+    """
+    A, _ = _regression_design()
+    return float(2 / torch.linalg.eigvalsh(2 * A.T @ A / len(A)).max())
 
 
 class SchedulerExplorer(Explorer):
@@ -1112,20 +1136,22 @@ class SchedulerExplorer(Explorer):
         self.ax_lr, self.ax_loss = self.fig.subplots(1, 2)
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.84, wspace=0.25)
         self.n_updates = epochs * math.ceil(200 / batch_size)
+        base_label = "常数 $\\eta_0$（对照）"
         self.lines = {
-            "lr": self._dyn(self.ax_lr.plot([], [], color="#d62728", lw=1.4, label="调度")[0]),
-            "lr_base": self._dyn(self.ax_lr.plot([], [], color="0.5", lw=1.0, ls="--", label="常数 $\\eta_0$")[0]),
-            "loss": self._dyn(self.ax_loss.plot([], [], "-o", ms=2.5, color="#d62728", lw=1.4, label="调度")[0]),
-            "loss_base": self._dyn(self.ax_loss.plot([], [], marker="o", ms=2.5, color="0.5", lw=1.0, ls="--",
-                                                     label="常数 $\\eta_0$")[0]),
+            "lr": self._dyn(self.ax_lr.plot([], [], color="#d62728", lw=1.4)[0]),
+            "lr_base": self._dyn(self.ax_lr.plot([], [], color="0.5", lw=1.0, ls="--",
+                                                 label=base_label)[0]),
+            "loss": self._dyn(self.ax_loss.plot([], [], "-o", ms=2.5, color="#d62728", lw=1.4)[0]),
+            "loss_base": self._dyn(self.ax_loss.plot([], [], marker="o", ms=2.5, color="0.5", lw=1.0,
+                                                     ls="--", label=base_label)[0]),
         }
+        self._legend_kind: str | None = None
         self.ax_lr.set_xlim(0, self.n_updates)
         self.ax_lr.set_xlabel("更新次数")
         self.ax_lr.set_ylabel("学习率")
         self.ax_lr.set_yscale("log")
         self.ax_lr.set_ylim(1e-5, 2.0)
         self.ax_lr.grid(alpha=0.3)
-        self.ax_lr.legend(loc="lower left", fontsize=8)
         self.ax_loss.set_xlim(0, epochs)
         self.ax_loss.set_yscale("log")
         self.ax_loss.set_ylim(1e-6, 1e5)
@@ -1133,10 +1159,11 @@ class SchedulerExplorer(Explorer):
         self.ax_loss.set_ylabel("超额损失 $L - L^*$")
         self.loss_floor = regression_optimum()
         self.ax_loss.grid(alpha=0.3)
-        self.ax_loss.legend(loc="upper right", fontsize=8)
+        self.lr_limit = regression_lr_limit()
         self.title = self._dyn(self.fig.text(0.5, 0.975, "", ha="center", va="top", fontsize=10))
-        self.status = self._dyn(self.ax_loss.text(0.03, 0.97, "", transform=self.ax_loss.transAxes, ha="left",
-                                                  va="top", fontsize=9, linespacing=1.4))
+        self.status = self._dyn(self.ax_loss.text(
+            0.03, 0.97, "", transform=self.ax_loss.transAxes, ha="left", va="top", fontsize=9,
+            linespacing=1.4, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 2}))
         self._finish()
 
     def _layout(self):
@@ -1173,17 +1200,36 @@ class SchedulerExplorer(Explorer):
         c["max_lr"].disabled = c["pct_start"].disabled = kind != "onecycle"
         c["lr"].disabled = kind == "onecycle"
         self.messages = []
+        self._legends(kind)
         base = self.history(kind="constant", lr=s["lr"])
         hist = self.history(**s)
-        for suffix, h, name in (("", hist, "调度"), ("_base", base, "常数 η₀")):
+        runs = [("", hist, _SHORT_NAMES[kind])]
+        if kind != "constant":  # 常数学习率时调度曲线就是对照曲线，只画一条
+            runs.append(("_base", base, "常数 η₀"))
+        for suffix, h, name in runs:
             lr = np.maximum(np.asarray(h.lr, dtype=float), 1e-12)
             self.lines["lr" + suffix].set_data(np.arange(len(lr)), lr)
             loss = np.asarray(h.epoch_loss, dtype=float) - self.loss_floor  # 超额损失
             self.lines["loss" + suffix].set_data(np.arange(len(loss)), np.maximum(loss, 1e-12))
             if h.diverged_at is not None:
                 self.messages.append(f"{name}：{divergence_message(h.diverged_at)}")
+                continue
+            msg = f"{name}：最终超额损失 {_fmt(loss[-1])}"
+            k = int(np.argmax(loss))
+            if k > 0:  # 训练中途损失比起点还高：学习率一度超过了稳定上限
+                msg += f"\n  （第 {k} 轮曾升到 {_fmt(loss[k])}）"
+            self.messages.append(msg)
+        peak = max(hist.lr)
+        if peak > self.lr_limit:
+            self.messages.append(f"峰值学习率 {_fmt(peak)} 超过\n  全批量稳定上限 2/λ_max ≈ {_fmt(self.lr_limit)}")
+        if kind == "cosine" and s["T_max"] != self.epochs:  # torch 的余弦在 T_max 之后并不停下
+            T = s["T_max"]
+            if T < self.epochs:
+                self.messages.append(f"T_max = {T} < {self.epochs} 轮：第 {T} 轮后\n"
+                                     f"  学习率沿余弦回升（周期 2·T_max = {2 * T} 轮）")
             else:
-                self.messages.append(f"{name}：最终超额损失 {_fmt(h.epoch_loss[-1] - self.loss_floor)}")
+                self.messages.append(f"T_max = {T} > {self.epochs} 轮：最后一轮的\n"
+                                     f"  学习率还有 η₀ 的 {hist.lr[-1] / s['lr']:.0%}")
         self.history_ = hist
         self.status.set_text("\n".join(self.messages))
         self.status.set_color(_RED if any("发散" in m for m in self.messages) else "black")
@@ -1193,6 +1239,29 @@ class SchedulerExplorer(Explorer):
                   "cosine": f"η₀ = {_fmt(s['lr'])}，T_max = {s.get('T_max')}",
                   "onecycle": f"max_lr = {_fmt(s.get('max_lr', 0))}，pct_start = {_fmt(s.get('pct_start', 0))}"}[kind]
         self.title.set_text(f"{label}：{detail}（SGD，批量 {self.batch_size}，{self.epochs} 轮）")
+
+    def set_blit(self, on: bool) -> None:
+        """静态帧（``on=False``）里标题画在图上：读者要从图中看出这一帧是哪个调度器、哪组参数。"""
+        super().set_blit(on)
+        self.title.set_visible(not on)
+
+    def _legends(self, kind: str) -> None:
+        """图例（左图，两图共用颜色）写出所选调度器的名字；常数学习率时不画对照曲线。
+
+        图例属于静态部分，换调度器时重画。
+        """
+        if kind == self._legend_kind:
+            return
+        self._legend_kind = kind
+        show_base = kind != "constant"
+        for name in ("lr", "loss"):
+            self.lines[name].set_label(SCHEDULE_LABELS[kind])
+            self.lines[name + "_base"].set_visible(show_base)
+            if not show_base:
+                self.lines[name + "_base"].set_data([], [])
+        handles = [self.lines["lr"]] + ([self.lines["lr_base"]] if show_base else [])
+        self.ax_lr.legend(handles=handles, loc="lower left", fontsize=8)
+        self._static_changed()
 
     def _show_failure(self, err: BaseException) -> None:
         super()._show_failure(err)

@@ -15,7 +15,6 @@ import torch  # noqa: E402
 
 from optimlab import SGD, Adam, AdamW, NAdam, RMSprop, problems, static, trajectory  # noqa: E402
 from optimlab import widgets as w  # noqa: E402
-from optimlab.training import fit, linear_model  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -269,14 +268,40 @@ def test_scheduler_explorer_steplr_shape_and_training():
     per_epoch = 10  # 200 个样本，批量 20
     expected = [0.05 * 0.5 ** ((k // per_epoch) // 5) for k in range(300)]
     np.testing.assert_allclose(lr, expected, rtol=1e-12)
-    X, y, _ = problems.linear_regression()
-    from torch.optim.lr_scheduler import StepLR
-
-    ref = fit(linear_model(1), X[:, :1].float(), y[:, None].float(), SGD, batch_size=20, epochs=30, seed=0,
-              scheduler=lambda o: StepLR(o, step_size=5, gamma=0.5), lr=0.05)
-    np.testing.assert_array_equal(ex.lines["loss"].get_ydata(),
-                                  np.maximum(np.array(ref.epoch_loss) - w.regression_optimum(), 1e-12))
+    ref = torch_steplr_epoch_losses(lr=0.05, step_size=5, gamma=0.5)
+    np.testing.assert_allclose(ex.lines["loss"].get_ydata(),
+                               np.maximum(ref - w.regression_optimum(), 1e-12), rtol=1e-5)
     assert w.regression_optimum() == pytest.approx(0.2, abs=0.1)  # 噪声 σ = 0.5 → 约 σ² = 0.25
+    X, y, _ = problems.linear_regression()  # 噪声下限的闭式：numpy 的最小二乘
+    A = np.c_[X[:, 0].numpy(), np.ones(len(X))]
+    coef = np.linalg.lstsq(A, y.numpy(), rcond=None)[0]
+    assert w.regression_optimum() == pytest.approx(np.mean((A @ coef - y.numpy()) ** 2), rel=1e-10)
+
+
+def torch_steplr_epoch_losses(lr, step_size, gamma, epochs=30, batch_size=20):
+    """独立的参照：torch.optim.SGD 加 torch 的 StepLR，手写训练循环（每轮用种子 0 的生成器打乱，
+    批量 20，每轮末调用一次 ``scheduler.step()``），返回每轮开始前与结束后的全数据均方误差。"""
+    X, y, _ = problems.linear_regression()
+    X, y = X[:, :1].float(), y[:, None].float()
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
+    gen = torch.Generator().manual_seed(0)
+    mse = torch.nn.MSELoss()
+    with torch.no_grad():
+        losses = [float(mse(model(X), y))]
+    for _ in range(epochs):
+        order = torch.randperm(len(X), generator=gen)
+        for start in range(0, len(X), batch_size):
+            idx = order[start:start + batch_size]
+            opt.zero_grad()
+            mse(model(X[idx]), y[idx]).backward()
+            opt.step()
+        with torch.no_grad():
+            losses.append(float(mse(model(X), y)))
+        sched.step()
+    return np.array(losses)
 
 
 def test_scheduler_explorer_onecycle_and_cosine_shapes():
