@@ -411,10 +411,16 @@ class Explorer:
         return self.png
 
     def set_blit(self, on: bool) -> None:
-        """关闭 blitting 时动态 artist 成为普通 artist（``savefig``、动画需要）。"""
+        """关闭 blitting 时动态 artist 成为普通 artist（``savefig``、动画需要）。
+
+        静态帧（``on=False``）里标题画在图上：读者要从图中看出这一帧是哪组参数。
+        """
         self._blit = on
         for artist in self._dynamic:
             artist.set_animated(on)
+        title = getattr(self, "title", None)
+        if title is not None:
+            title.set_visible(not on)
         self._background = None
 
     def texts(self) -> str:
@@ -1239,11 +1245,6 @@ class SchedulerExplorer(Explorer):
                   "cosine": f"η₀ = {_fmt(s['lr'])}，T_max = {s.get('T_max')}",
                   "onecycle": f"max_lr = {_fmt(s.get('max_lr', 0))}，pct_start = {_fmt(s.get('pct_start', 0))}"}[kind]
         self.title.set_text(f"{label}：{detail}（SGD，批量 {self.batch_size}，{self.epochs} 轮）")
-
-    def set_blit(self, on: bool) -> None:
-        """静态帧（``on=False``）里标题画在图上：读者要从图中看出这一帧是哪个调度器、哪组参数。"""
-        super().set_blit(on)
-        self.title.set_visible(not on)
 
     def _legends(self, kind: str) -> None:
         """图例（左图，两图共用颜色）写出所选调度器的名字；常数学习率时不画对照曲线。
