@@ -36,7 +36,9 @@ class SGD(BaseOptimizer):
 
     * 第一步的动量缓冲直接取 :math:`b_1 = g_1`，**不乘** :math:`1-\tau`\ （阻尼从第二步才起作用）。
     * 常见写法 :math:`v_t = \gamma v_{t-1} + \eta g_t,\ \theta_t = \theta_{t-1} - v_t`
-      （Sutskever et al., 2013）把学习率放在缓冲里；torch 把它放在缓冲外。学习率不变时两者等价
+      （Ruder, 2016 的记法；Sutskever et al., 2013 写作
+      :math:`v_{t+1} = \mu v_t - \varepsilon\nabla f(\theta_t),\ \theta_{t+1} = \theta_t + v_{t+1}`）
+      把学习率放在缓冲里；torch 把它放在缓冲外。学习率不变时两者等价
       （:math:`v_t = \eta b_t`），学习率随调度变化时不等价。
     * Nesterov 用的是 Sutskever 等人的改写形式 :math:`g_t + \mu b_t`，不在"前瞻点"重新求梯度。
     * ``weight_decay`` 是加在梯度上的 L2 正则 :math:`\tfrac{\lambda}{2}\lVert\theta\rVert^2`
