@@ -33,10 +33,12 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 #: Test files that take more than a few seconds (explorers render pictures, exercises and the chapters'
-#: claims run training, distributed training spawns processes); ``make check`` leaves them out with the browser tests and nbval.
+#: claims run training, the scheduler gallery pairs 15 schedulers with 15 optimizers, distributed
+#: training spawns processes); ``make check`` leaves them out with the browser tests and nbval.
 SLOW = {
     "test_binder.py",
     "test_distributed.py",
+    "test_scheduler_gallery.py",
     "test_site_extension.py",
     "test_sweep.py",
     "test_widgets.py",
