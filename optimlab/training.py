@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["History", "fit", "linear_model", "mlp"]
+__all__ = ["History", "fit", "linear_model", "mlp", "Combined", "hidden_muon"]
 
 
 @dataclass
@@ -102,3 +102,55 @@ def fit(
         if sched is not None and scheduler_per == "epoch":
             sched.step(hist.epoch_loss[-1]) if plateau else sched.step()
     return hist
+
+
+class Combined:
+    """把几个优化器当作一个用：``zero_grad``、``step`` 依次调用每一个。
+
+    ``param_groups`` 是各优化器参数组的拼接，``state`` 是它们的状态的合并视图，所以
+    :func:`fit` 与 :func:`optimlab.measure.state_nbytes` 可以直接使用。用途：Muon 只接受二维参数，
+    其余参数交给另一个优化器（见 :func:`hidden_muon`）。
+    """
+
+    def __init__(self, *optimizers: torch.optim.Optimizer) -> None:
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for opt in self.optimizers for group in opt.param_groups]
+
+    @property
+    def state(self) -> dict:
+        return {p: st for opt in self.optimizers for p, st in opt.state.items()}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for opt in self.optimizers:
+            opt.step()
+        return loss
+
+
+def hidden_muon(params, lr: float = 1e-3, adjust_lr_fn: str | None = "match_rms_adamw",
+                **adamw_hparams) -> Combined:
+    """隐藏层的权重矩阵用 Muon，其余参数（偏置、输出层）用 AdamW，两者用同一个学习率 ``lr``。
+
+    这是 torch 文档对 Muon 的建议：它只适用于隐藏层的二维参数，嵌入、分类头与偏置交给 AdamW 这样的
+    标准方法。``params`` 须按模型中的顺序给出（``model.parameters()``）：最后一个二维参数被当作输出层。
+    ``adjust_lr_fn="match_rms_adamw"``\\ （Liu et al., 2025）让 Muon 更新的 RMS 约为 ``0.2·lr``，与 AdamW
+    相当，所以一个 ``lr`` 可以同时用于两部分。两部分的其他超参数取各自的默认值（Muon 的
+    ``weight_decay=0.1``、AdamW 的 ``0.01``），``adamw_hparams`` 只传给 AdamW。
+    """
+    from .optim import AdamW, Muon
+
+    params = list(params)
+    matrices = [p for p in params if p.dim() == 2][:-1]
+    rest = [p for p in params if all(p is not q for q in matrices)]
+    return Combined(Muon(matrices, lr=lr, adjust_lr_fn=adjust_lr_fn),
+                    AdamW(rest, lr=lr, **adamw_hparams))
