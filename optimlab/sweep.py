@@ -37,7 +37,7 @@ from torch import Tensor
 from . import optim
 from .optim._base import scalar_dtype
 from .problems import Surface
-from .trajectory import DIVERGENCE_LIMIT, Trajectory
+from .trajectory import Trajectory, diverged
 
 __all__ = ["SweepResult", "sweep", "sweep_grid", "OPTIMIZERS"]
 
@@ -415,12 +415,10 @@ def sweep(
                 points[t] = params
                 losses[t] = surface(params)
 
-        # 发散：与 trajectory.run 相同的规则，从第 1 步起检查
-        ok = torch.isfinite(losses[1:]) & (points[1:].abs().amax(-1) < DIVERGENCE_LIMIT)  # NaN < 极限为假
-        bad = ~ok
-        diverged = bad.any(0)
-        diverged_at = torch.where(diverged, bad.to(torch.int8).argmax(0) + 1, -1)
-        after = torch.arange(steps + 1).unsqueeze(1) >= torch.where(diverged, diverged_at, steps + 1)
+        bad = diverged(losses[1:], points[1:])  # 与 trajectory.run 相同的判据，从第 1 步起检查
+        gone = bad.any(0)
+        diverged_at = torch.where(gone, bad.to(torch.int8).argmax(0) + 1, -1)
+        after = torch.arange(steps + 1).unsqueeze(1) >= torch.where(gone, diverged_at, steps + 1)
         points.masked_fill_(after.unsqueeze(-1), float("nan"))
         losses.masked_fill_(after, float("nan"))
         path, loss = points.permute(1, 0, 2).contiguous(), losses.T.contiguous()

@@ -37,7 +37,7 @@ from . import problems
 from .optim import SGD, Adam, AdamW, NAdam, RMSprop
 from .plotting import setup_cjk_font
 from .problems import Surface
-from .trajectory import DIVERGENCE_LIMIT, Trajectory, grid
+from .trajectory import Trajectory, grid, run_many
 
 __all__ = [
     "Explorer",
@@ -99,14 +99,8 @@ def divergence_message(step: int) -> str:
 # 同步运行多个优化器
 # ----------------------------------------------------------------------------------------------
 
-@dataclass
-class _Run:
-    index: int
-    xy: torch.Tensor
-    opt: torch.optim.Optimizer
-    path: np.ndarray
-    loss: np.ndarray
-    label: str
+#: 探索器把这些异常显示成消息（构造优化器或 ``step()`` 时抛出的：非法超参数、运行中才暴露的问题）
+OPTIMIZER_ERRORS = (ValueError, TypeError, RuntimeError, NotImplementedError)
 
 
 def run_lockstep(
@@ -116,67 +110,8 @@ def run_lockstep(
     x0: tuple[float, float] | None = None,
     labels: Sequence[str] | None = None,
 ) -> list[Trajectory | Exception]:
-    """在同一曲面上同步运行若干个 ``(优化器类, 超参数)``，返回与 :func:`optimlab.trajectory.run`
-    逐位相同的 :class:`Trajectory`。
-
-    每一步把所有参数叠成 ``(K, 2)`` 的张量，只做一次前向和一次反向传播，再分别调用各自的
-    ``opt.step()``；函数值 :math:`f(\\theta_k)` 直接取自下一步的前向结果。
-    超参数非法（构造优化器时抛出 ``ValueError`` 等）时，对应位置返回该异常而不是抛出。
-    """
-    start = tuple(surface.x0 if x0 is None else x0)
-    labels = list(labels) if labels is not None else [""] * len(specs)
-    results: list[Trajectory | Exception | None] = [None] * len(specs)
-    active: list[_Run] = []
-    for i, (cls, hparams) in enumerate(specs):
-        xy = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-        try:
-            opt = cls([xy], **hparams)
-        except (ValueError, TypeError, RuntimeError, NotImplementedError) as err:
-            results[i] = err
-            continue
-        path = np.full((steps + 1, 2), np.nan)
-        loss = np.full(steps + 1, np.nan)
-        active.append(_Run(i, xy, opt, path, loss, labels[i]))
-    finished: list[tuple[_Run, int | None]] = []
-    for k in range(steps + 1):
-        if not active:
-            break
-        stacked = torch.stack([r.xy for r in active])
-        values = surface(stacked)
-        vals = values.detach().numpy()
-        pts = stacked.detach().numpy()
-        alive = []
-        for j, r in enumerate(active):
-            v, p = float(vals[j]), pts[j]
-            if k > 0 and not (np.isfinite(v) and np.isfinite(p).all() and float(np.abs(p).max()) < DIVERGENCE_LIMIT):
-                finished.append((r, k))  # 同 trajectory.run：第 k 步之后越界或非有限
-                continue
-            r.path[k] = p
-            r.loss[k] = v
-            alive.append(j)
-        if k == steps:
-            finished.extend((active[j], None) for j in alive)
-            break
-        if len(alive) < len(active):
-            active = [active[j] for j in alive]
-            if not active:
-                break
-            stacked = torch.stack([r.xy for r in active])
-            values = surface(stacked)
-        for r in active:
-            r.xy.grad = None
-        values.sum().backward()
-        still = []
-        for r in active:
-            try:
-                r.opt.step()
-                still.append(r)
-            except (ValueError, RuntimeError) as err:  # 运行中才暴露的问题，同样只作为消息显示
-                results[r.index] = err
-        active = still
-    for r, div in finished:
-        results[r.index] = Trajectory(r.path, r.loss, div, r.label)
-    return results  # type: ignore[return-value]
+    """:func:`optimlab.trajectory.run_many`，把 :data:`OPTIMIZER_ERRORS` 放在结果里而不是抛出。"""
+    return run_many(surface, specs, steps, x0, labels, errors=OPTIMIZER_ERRORS)  # type: ignore[return-value]
 
 
 class _RunCache:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..problems import Surface
-from ..trajectory import DIVERGENCE_LIMIT
+from ..trajectory import diverged, run_many
 from .evaluations import evals_to_losses, lbfgs_iterates
 
 
@@ -26,9 +26,9 @@ def sweep_surface(
 ) -> np.ndarray:
     """对每个学习率从同一起点各跑一条轨迹，返回损失数组，形状 ``(len(lrs), steps + 1)``。
 
-    所有学习率放在同一个优化器的不同参数组里一起更新（每组一个二维点），函数值与梯度
-    一次算出，比逐个调用 :func:`optimlab.trajectory.run` 快得多；每一行与 ``run`` 的
-    ``loss`` 逐位相同（发散判据也相同），发散之后的项为 NaN。
+    所有学习率由 :func:`optimlab.trajectory.run_many` 同步运行（``shared=True``：同一个优化器的不同
+    参数组），函数值与梯度一次算出；每一行与
+    :func:`optimlab.trajectory.run` 的 ``loss`` 逐位相同（发散判据也相同），发散之后的项为 NaN。
 
     ``stop_at`` 不为 ``None`` 时，一条轨迹的损失连续 ``hold`` 步 ``<= stop_at`` 之后就不再更新，
     其后的项为 NaN（只关心"几步达到目标"时可以省下大量计算，见 :func:`steps_to`）。
@@ -62,32 +62,9 @@ def sweep_surface(
                         row[k + 1:] = np.nan
                         break
         return loss
-    start = torch.tensor(surface.x0 if x0 is None else x0, dtype=torch.float64)
-    points = [start.clone().requires_grad_(True) for _ in lrs]
-    opt = optimizer([{"params": [p], "lr": float(lr)} for p, lr in zip(points, lrs)], **hparams)
-    loss = np.full((len(lrs), steps + 1), np.nan)
-    loss[:, 0] = float(surface(start))
-    alive = np.ones(len(lrs), dtype=bool)
-    run = np.zeros(len(lrs), dtype=int)  # 连续满足 loss <= stop_at 的步数
-    for k in range(1, steps + 1):
-        idx = np.nonzero(alive)[0]
-        if idx.size == 0:
-            break
-        opt.zero_grad()
-        surface(torch.stack([points[i] for i in idx])).sum().backward()
-        opt.step()
-        with torch.no_grad():
-            P = torch.stack([points[i] for i in idx])
-            values = surface(P)
-            ok = torch.isfinite(values) & torch.isfinite(P).all(-1) & (P.abs().amax(-1) < DIVERGENCE_LIMIT)
-        ok_np, values_np = ok.numpy(), values.numpy()
-        loss[idx[ok_np], k] = values_np[ok_np]
-        alive[idx[~ok_np]] = False
-        if stop_at is not None:
-            below = ok_np & (values_np <= stop_at)
-            run[idx] = np.where(below, run[idx] + 1, 0)
-            alive[idx[run[idx] >= hold]] = False
-    return loss
+    runs = run_many(surface, [(optimizer, {"lr": float(lr), **hparams}) for lr in lrs], steps, x0,
+                    stop_at=stop_at, hold=hold, shared=True)
+    return np.stack([r.loss for r in runs])
 
 
 def lbfgs_surface(
@@ -123,21 +100,21 @@ def lbfgs_surface(
             return value
 
         iterates: list[tuple[int, float]] = []
-        diverged, run = None, 0
+        gone_at, run = None, 0
         for spent in lbfgs_iterates(opt, closure, evals):
             with torch.no_grad():
-                value = float(surface(xy))
-                ok = np.isfinite(value) and bool(torch.isfinite(xy).all()) and float(xy.abs().max()) < DIVERGENCE_LIMIT
-            if not ok:
-                diverged = spent
+                f = surface(xy)
+            if diverged(f, xy.detach()):
+                gone_at = spent
                 break
+            value = float(f)
             iterates.append((spent, value))
             run = run + 1 if stop_at is not None and value <= stop_at else 0
             if stop_at is not None and run >= hold:
                 break
         row[:] = evals_to_losses(float(surface(start)), iterates, evals)
-        if diverged is not None:
-            row[diverged:] = np.nan
+        if gone_at is not None:
+            row[gone_at:] = np.nan
         elif stop_at is not None and run >= hold:
             row[iterates[-1][0] + 1:] = np.nan
     return out
