@@ -35,11 +35,13 @@ import torch
 from torch import Tensor
 
 from . import optim
-from .optim._base import scalar_dtype
+from .optim.adam import bias_corrections
+from .optim.base import scalar_dtype
+from .optim.nadam import momentum_schedule
 from .problems import Surface
 from .trajectory import Trajectory, diverged
 
-__all__ = ["SweepResult", "sweep", "sweep_grid", "OPTIMIZERS"]
+__all__ = ["SweepResult", "sweep", "sweep_grid", "sensitivity_grid", "OPTIMIZERS", "SENSITIVITY_PARAMS"]
 
 #: 可扫描的优化器。
 OPTIMIZERS = ("SGD", "Adam", "AdamW", "NAdam", "RMSprop", "Adagrad")
@@ -137,9 +139,8 @@ def _adam(param: Tensor, grad: Tensor, state: dict[str, Tensor], h: dict[str, An
     exp_avg.lerp_(grad, 1 - beta1)  # (3) m_t = β₁m + (1 − β₁)g
     exp_avg_sq.mul_(beta2).addcmul_((1 - beta2) * grad, grad)  # (4) v_t = β₂v + (1 − β₂)g²
 
-    bias_correction1 = h["bias_correction1"][t]  # (6) 1 − β₁ᵗ
+    bias_correction1, bias_correction2_sqrt = h["bias_correction1"][t], h["bias_correction2_sqrt"][t]  # (6)
     step_size = lr / bias_correction1  # (7) η / (1 − β₁ᵗ)
-    bias_correction2_sqrt = h["bias_correction2_sqrt"][t]  # (6) √(1 − β₂ᵗ)
 
     if h["amsgrad"]:
         max_exp_avg_sq = state["max_exp_avg_sq"]
@@ -235,13 +236,13 @@ def _adagrad(param: Tensor, grad: Tensor, state: dict[str, Tensor], h: dict[str,
 
 # 在 Python 中计算的标量表：表名 → (函数 f(t, *取值), 取值的超参数名)。与单张量代码中的表达式逐字相同。
 _TABLES: dict[str, dict[str, tuple[Callable[..., float], tuple[str, ...]]]] = {
-    "Adam": {
-        "bias_correction1": (lambda t, beta1: 1 - beta1**t, ("beta1",)),
-        "bias_correction2_sqrt": (lambda t, beta2: (1 - beta2**t) ** 0.5, ("beta2",)),
+    "Adam": {  # optimlab.optim.adam.bias_corrections：与 Adam._update 调用同一个函数
+        "bias_correction1": (lambda t, beta1: bias_corrections(beta1, 0.0, t)[0], ("beta1",)),
+        "bias_correction2_sqrt": (lambda t, beta2: bias_corrections(0.0, beta2, t)[1], ("beta2",)),
     },
-    "NAdam": {
+    "NAdam": {  # optimlab.optim.nadam.momentum_schedule：与 NAdam._update 调用同一个函数
         "bias_correction2": (lambda t, beta2: 1 - beta2**t, ("beta2",)),
-        "mu": (lambda t, beta1, psi: beta1 * (1.0 - 0.5 * (0.96 ** (t * psi))), ("beta1", "momentum_decay")),
+        "mu": (lambda t, beta1, psi: momentum_schedule(beta1, psi, t), ("beta1", "momentum_decay")),
     },
 }
 _TABLES["AdamW"] = _TABLES["Adam"]
@@ -465,3 +466,15 @@ def sweep_grid(
         optimizer=optimizer,
     )
 
+
+#: 敏感度图（第 6 章）中与学习率一起扫描的第二个超参数。
+SENSITIVITY_PARAMS = {"SGD": "momentum", "Adam": "beta1", "RMSprop": "alpha", "NAdam": "beta1"}
+
+
+def sensitivity_grid(surface: Surface | Callable[[Tensor], Tensor], optimizer: str, lr: np.ndarray,
+                     second: np.ndarray, steps: int = 300) -> SweepResult:
+    """敏感度图：``lr`` × 第二个超参数（:data:`SENSITIVITY_PARAMS`）网格上的 :func:`sweep_grid`。
+
+    ``final_loss[i, j]`` 是 ``lr[i]``、``second[j]`` 的最终损失（发散为 inf），其余超参数取默认值。
+    """
+    return sweep_grid(surface, optimizer, steps, lr=lr, **{SENSITIVITY_PARAMS[optimizer]: second})

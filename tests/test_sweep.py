@@ -53,6 +53,10 @@ CASES = [
                                         initial_accumulator_value=[0.0, 0.1, 1.0, 0.0, 0.0],
                                         weight_decay=[0.0, 0.1, 0.0, 0.01, 0.0], eps=[1e-10, 1e-10, 1e-3, 0.5, 1e-10])),
     ("Adagrad", QUADRATIC, None, dict(lr=[0.5, 1e8], maximize=True)),
+    # maximize：每个优化器都覆盖（上升，大学习率的行越界*）
+    ("AdamW", QUADRATIC, None, dict(lr=[1e-2, 1e5], weight_decay=[0.0, 0.1], maximize=True)),
+    ("NAdam", BEALE, None, dict(lr=[1e-3, 1e5], maximize=True)),
+    ("RMSprop", QUADRATIC, None, dict(lr=[1e-3, 1e5], momentum=[0.0, 0.9], maximize=True)),
     # L2 项与梯度同量级时，逐行的 g + λθ 必须与单张量代码的舍入（可能是一次 FMA）完全一致
     *[(name, QUADRATIC, None, dict(lr=[0.003, 0.01, 0.05], weight_decay=[0.7, 3.3, 0.37]))
       for name in ["SGD", "Adam", "NAdam", "RMSprop", "Adagrad"]],
@@ -130,13 +134,25 @@ def test_cases_cover_divergence_for_every_optimizer():
 
 
 def tags(source):
-    """源代码注释中的 (k) 编号集合。"""
-    return {t for line in source.splitlines() if "#" in line for t in re.findall(r"\((\d+)\)", line.split("#", 1)[1])}
+    """源代码注释中 (k) 编号的序列，按出现的顺序。
+
+    if/else 的两个分支常常是同一行公式的两种写法（各带同一个编号），所以相邻的相同编号合并成一个；
+    以“稀疏：”开头的注释属于稀疏梯度的分支，批量内核没有这个分支，不计入。
+    """
+    seq = []
+    for line in source.splitlines():
+        comment = line.split("#", 1)[1].strip() if "#" in line else ""
+        if comment.startswith("稀疏："):
+            continue
+        for t in re.findall(r"\((\d+)\)", comment):
+            if not seq or seq[-1] != t:
+                seq.append(t)
+    return seq
 
 
 @pytest.mark.parametrize("name", sweep_module.OPTIMIZERS)
 def test_kernel_mirrors_update_line_tags(name):
-    """批量内核与优化器 _update 的 (k) 编号一一对应：改了一边的某一行，另一边的编号也要跟着对上。"""
+    """批量内核与优化器 _update 的 (k) 编号按顺序一一对应：改了一边的某一行，另一边也要跟着对上。"""
     _, kernel = sweep_module._KERNELS[name]
     expected = tags(inspect.getsource(getattr(optimlab, name)._update))
     assert tags(inspect.getsource(kernel)) == expected
@@ -270,3 +286,12 @@ def test_invalid_values_raise_like_the_constructor(name, hparams, single):
 )
 def test_input_errors(call, error, message):
     assert outcome(call) == (error, message)
+
+
+def test_tag_sequence_sees_order_and_each_update_points_to_its_kernel():
+    assert tags("a  # (2)\nb  # (1)") == ["2", "1"] != tags("a  # (1)\nb  # (2)")
+    assert tags("if x:\n    a  # (3)\nelse:\n    b  # (3) 另一种写法\nc  # 稀疏：(4)") == ["3"]
+    for name in sweep_module.OPTIMIZERS:
+        _, kernel = sweep_module._KERNELS[name]
+        source = inspect.getsource(getattr(optimlab, name)._update)
+        assert f"optimlab.sweep.{kernel.__name__}" in source, name

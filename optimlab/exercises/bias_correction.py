@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..optim import Adam
-from ..optim._base import BaseOptimizer, scalar_dtype, value
+from ..optim.base import BaseOptimizer, scalar_dtype, value
 from . import Result, call_user, compare
 
 __all__ = ["AdamNoBiasCorrection", "reference_moments", "check_bias_corrected_moments"]

@@ -1,4 +1,4 @@
-"""optimlab 的优化器：torch.optim 的全部 15 个优化器，每个算法一个文件，公共部分在 ``_base``。"""
+"""optimlab 的优化器：torch.optim 的全部 15 个优化器，每个算法一个文件，公共部分在 ``base``。"""
 
 from .adadelta import Adadelta
 from .adafactor import Adafactor

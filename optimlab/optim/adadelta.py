@@ -7,7 +7,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_unsupported, real_view, scalar_dtype
+from .base import (
+    BaseOptimizer, as_scalar, check_nonnegative, check_unsupported, real_view, scalar_dtype,
+)
 
 __all__ = ["Adadelta"]
 
@@ -81,14 +83,10 @@ class Adadelta(BaseOptimizer):
         # 参数检查：顺序与报错信息同 torch.optim.Adadelta。
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_nonnegative(lr=lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_nonnegative(eps=eps, weight_decay=weight_decay)
 
         defaults = {
             "lr": lr,

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, scalar_dtype, value
+from .base import BaseOptimizer, as_scalar, scalar_dtype, value
 
 __all__ = ["Adafactor"]
 

@@ -7,7 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_fused, check_unsupported, real_view, scalar_dtype, value
+from .base import (
+    BaseOptimizer, as_scalar, check_fused, check_nonnegative, check_unsupported, real_view,
+    scalar_dtype, value,
+)
 
 __all__ = ["Adagrad"]
 
@@ -63,16 +66,7 @@ class Adagrad(BaseOptimizer):
         # 参数检查：顺序与报错信息同 torch.optim.Adagrad。
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_nonnegative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value, eps=eps)
 
         defaults = {
             "lr": lr,
@@ -107,6 +101,7 @@ class Adagrad(BaseOptimizer):
                 self.state[p]["sum"].share_memory_()
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 批量版本：optimlab.sweep._adagrad，同编号的行一一对应（tests/test_sweep.py 逐位核对）
         lr = as_scalar(group["lr"])
         weight_decay, eps = group["weight_decay"], group["eps"]
         state_sum = state["sum"]
@@ -125,9 +120,9 @@ class Adagrad(BaseOptimizer):
         if grad.is_sparse:
             grad = grad.coalesce()  # 更新是非线性的，索引必须唯一
             grad_values = grad._values()
-            state_sum.add_(_sparse_like(grad, grad_values.pow(2)))  # (4) s_t = s + g²（仅非零坐标）
-            std_values = state_sum.sparse_mask(grad)._values().sqrt_().add_(eps)  # (5) √s_t + ε
-            param.add_(_sparse_like(grad, grad_values / std_values), alpha=-clr)  # (5)
+            state_sum.add_(_sparse_like(grad, grad_values.pow(2)))  # 稀疏：(4) s_t = s + g²（仅非零坐标）
+            std_values = state_sum.sparse_mask(grad)._values().sqrt_().add_(eps)  # 稀疏：(5) √s_t + ε
+            param.add_(_sparse_like(grad, grad_values / std_values), alpha=-clr)  # 稀疏：(5)
         else:
             param, grad, state_sum = real_view(param, grad, state_sum)
             state_sum.addcmul_(grad, grad, value=1)  # (4) s_t = s + g²

@@ -7,9 +7,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_betas, check_fused, check_unsupported, real_view, scalar_dtype, value
+from .base import (
+    BaseOptimizer, as_scalar, check_betas, check_fused, check_nonnegative, check_unsupported,
+    like, real_view, scalar_dtype, value,
+)
 
 __all__ = ["Adam", "AdamW"]
+
+
+
+def bias_corrections(beta1: Any, beta2: Any, t: float) -> tuple[Any, Any]:
+    """第 (6) 行的两个校正量 :math:`1-\\beta_1^t` 与 :math:`\\sqrt{1-\\beta_2^t}`，按 torch 的运算顺序。
+
+    ``_update`` 与批量内核的标量表（:mod:`optimlab.sweep`）都调用它，所以两边逐位相同。
+    """
+    return 1 - beta1**t, (1 - beta2**t) ** 0.5
 
 
 class Adam(BaseOptimizer):
@@ -95,13 +107,9 @@ class Adam(BaseOptimizer):
                 raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
             if lr.numel() != 1:
                 raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_nonnegative(lr=lr, eps=eps)
         check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_nonnegative(weight_decay=weight_decay)
         if not (
             (isinstance(betas[0], float) and isinstance(betas[1], float))
             or (isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor))
@@ -141,10 +149,13 @@ class Adam(BaseOptimizer):
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
-    def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def _check_group(self, group: dict[str, Any]) -> None:
         # 同 torch：每一步都检查（学习率可能在构造之后才被换成张量），在本组的任何更新之前报错
         if group["foreach"] and torch.is_tensor(group["lr"]) and not group["capturable"]:
             raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
+
+    def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 批量版本：optimlab.sweep._adam，同编号的行一一对应（tests/test_sweep.py 逐位核对）
         lr = as_scalar(group["lr"])
         beta1, beta2 = map(as_scalar, group["betas"])
         weight_decay, eps, amsgrad = group["weight_decay"], group["eps"], group["amsgrad"]
@@ -161,17 +172,13 @@ class Adam(BaseOptimizer):
                 grad = grad.add(param, alpha=weight_decay)  # (2) g_t ← g_t + λθ   (L2)
 
         param, grad, exp_avg, exp_avg_sq = real_view(param, grad, exp_avg, exp_avg_sq)
-        # 张量形式的 β₁ 需与参数同设备、同 dtype，lerp_ 才能使用它
-        device_beta1 = beta1.to(device=param.device, dtype=param.dtype) if isinstance(beta1, Tensor) else beta1
 
-        exp_avg.lerp_(grad, 1 - device_beta1)  # (3) m_t = β₁m + (1 − β₁)g
+        exp_avg.lerp_(grad, 1 - like(beta1, param))  # (3) m_t = β₁m + (1 − β₁)g
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # (4) v_t = β₂v + (1 − β₂)g²
 
         t = value(state["step"])
-        bias_correction1 = 1 - beta1**t  # (6) 1 − β₁ᵗ
-        bias_correction2 = 1 - beta2**t  # (6) 1 − β₂ᵗ
+        bias_correction1, bias_correction2_sqrt = bias_corrections(beta1, beta2, t)  # (6) 1 − β₁ᵗ, √(1 − β₂ᵗ)
         step_size = lr / bias_correction1  # (7) η / (1 − β₁ᵗ)
-        bias_correction2_sqrt = bias_correction2**0.5
 
         if amsgrad:
             (max_exp_avg_sq,) = real_view(max_exp_avg_sq)

@@ -7,7 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_betas, check_unsupported, real_view, scalar_dtype, value
+from .base import (
+    BaseOptimizer, as_scalar, check_betas, check_nonnegative, check_unsupported, real_view,
+    scalar_dtype, value,
+)
 
 __all__ = ["Adamax"]
 
@@ -77,13 +80,9 @@ class Adamax(BaseOptimizer):
         # 参数检查：顺序与报错信息同 torch.optim.Adamax。
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_nonnegative(lr=lr, eps=eps)
         check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_nonnegative(weight_decay=weight_decay)
 
         defaults = {
             "lr": lr,

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, real_view
+from .base import BaseOptimizer, as_scalar, check_nonnegative, real_view
 
 __all__ = ["LBFGS"]
 
@@ -199,8 +199,7 @@ class LBFGS(BaseOptimizer):
         # 参数检查：顺序与报错信息同 torch.optim.LBFGS。
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_nonnegative(lr=lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         defaults = {

@@ -7,9 +7,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_betas, check_unsupported, real_view, scalar_dtype, value
+from .base import (
+    BaseOptimizer, as_scalar, check_betas, check_nonnegative, check_unsupported, real_view,
+    scalar_dtype, value,
+)
 
 __all__ = ["NAdam"]
+
+
+
+def momentum_schedule(beta1: float, psi: float, t: float) -> float:
+    """第 (3) 行的动量调度 :math:`\\mu_t = \\beta_1(1 - \\tfrac12\\, 0.96^{t\\psi})`，按 torch 的运算顺序。
+
+    ``_update`` 与批量内核的标量表（:mod:`optimlab.sweep`）都调用它，所以两边逐位相同。
+    """
+    return beta1 * (1.0 - 0.5 * (0.96 ** (t * psi)))
 
 
 class NAdam(BaseOptimizer):
@@ -79,15 +91,9 @@ class NAdam(BaseOptimizer):
         # 参数检查：顺序与报错信息同 torch.optim.NAdam。
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_nonnegative(lr=lr, eps=eps)
         check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        check_nonnegative(weight_decay=weight_decay, momentum_decay=momentum_decay)
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -110,6 +116,7 @@ class NAdam(BaseOptimizer):
         state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 批量版本：optimlab.sweep._nadam，同编号的行一一对应（tests/test_sweep.py 逐位核对）
         lr = as_scalar(group["lr"])
         beta1, beta2 = group["betas"]
         weight_decay, eps, momentum_decay = group["weight_decay"], group["eps"], group["momentum_decay"]
@@ -128,8 +135,8 @@ class NAdam(BaseOptimizer):
             else:
                 grad = grad.add(param, alpha=weight_decay)  # (2) g_t ← g_t + λθ
 
-        mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentum_decay)))  # (3) μ_t
-        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * momentum_decay)))  # (3) μ_{t+1}
+        mu = momentum_schedule(beta1, momentum_decay, t)  # (3) μ_t
+        mu_next = momentum_schedule(beta1, momentum_decay, t + 1)  # (3) μ_{t+1}
         mu_product *= mu  # (4) Π_t = Π_{t−1} μ_t
 
         exp_avg.lerp_(grad, 1 - beta1)  # (5) m_t

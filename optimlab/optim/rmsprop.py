@@ -7,7 +7,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_unsupported, real_view, scalar_dtype
+from .base import (
+    BaseOptimizer, as_scalar, check_nonnegative, check_unsupported, real_view, scalar_dtype,
+)
 
 __all__ = ["RMSprop"]
 
@@ -69,16 +71,7 @@ class RMSprop(BaseOptimizer):
         # 参数检查：顺序与报错信息同 torch.optim.RMSprop。
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        check_nonnegative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
 
         defaults = {
             "lr": lr,
@@ -104,6 +97,7 @@ class RMSprop(BaseOptimizer):
             state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 批量版本：optimlab.sweep._rmsprop，同编号的行一一对应（tests/test_sweep.py 逐位核对）
         lr = as_scalar(group["lr"])
         alpha, eps, weight_decay, momentum = group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
 

@@ -7,7 +7,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_unsupported, real_view, scalar_dtype
+from .base import (
+    BaseOptimizer, as_scalar, check_nonnegative, check_unsupported, real_view, scalar_dtype,
+)
 
 __all__ = ["Rprop"]
 
@@ -77,8 +79,7 @@ class Rprop(BaseOptimizer):
         # 参数检查：顺序与报错信息同 torch.optim.Rprop。
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_nonnegative(lr=lr)
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar, check_fused, check_unsupported
+from .base import BaseOptimizer, as_scalar, check_fused, check_unsupported
 
 __all__ = ["SGD"]
 
@@ -116,6 +116,7 @@ class SGD(BaseOptimizer):
         pass
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any] | None, group: dict[str, Any]) -> None:
+        # 批量版本：optimlab.sweep._sgd，同编号的行一一对应（tests/test_sweep.py 逐位核对）
         lr = as_scalar(group["lr"])
         weight_decay, momentum = group["weight_decay"], group["momentum"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, as_scalar
+from .base import BaseOptimizer, as_scalar
 
 __all__ = ["SparseAdam"]
 

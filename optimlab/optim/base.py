@@ -19,7 +19,10 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-__all__ = ["BaseOptimizer", "as_scalar", "check_betas", "check_fused", "check_unsupported", "real_view", "scalar_dtype", "value"]
+__all__ = [
+    "BaseOptimizer", "as_scalar", "check_betas", "check_fused", "check_nonnegative", "check_unsupported",
+    "like", "real_view", "scalar_dtype", "value",
+]
 
 # optimlab 只有一份单张量循环实现；以下开关属于 torch 的其他实现（CUDA Graph、
 # 可微优化器、融合内核），打开时报错，而不是悄悄给出不同的行为。
@@ -43,9 +46,30 @@ def value(x: Any) -> Any:
     return x.item() if isinstance(x, Tensor) else x
 
 
+def like(x: Any, param: Tensor) -> Any:
+    """张量超参数（如张量形式的 β₁）移到参数的设备与 dtype 上，``lerp_`` 这类运算才能使用它；Python 数原样返回。"""
+    return x.to(device=param.device, dtype=param.dtype) if isinstance(x, Tensor) else x
+
+
 def real_view(*tensors: Tensor) -> tuple[Tensor, ...]:
     """复数张量换成实数视图 ``view_as_real``\\ （共享存储），实数张量原样返回。"""
     return tuple(torch.view_as_real(t) if torch.is_complex(t) else t for t in tensors)
+
+
+#: torch 构造函数中"不得为负"检查的报错信息；其余超参数都是 ``Invalid <名称> value: <值>``。
+_NONNEGATIVE_MESSAGES = {"lr": "Invalid learning rate: {}", "eps": "Invalid epsilon value: {}"}
+
+
+def check_nonnegative(**values: Any) -> None:
+    """torch 构造函数中的 ``if not 0.0 <= x: raise ValueError(...)``，按关键字给出的顺序检查。
+
+    顺序与 torch 的构造函数相同，几个值同时非法时报的是同一个错误；NaN 不满足 ``0.0 <= x``，同样报错。
+    torch 写法不同的检查（SGD 的 ``lr < 0.0``、SparseAdam 的 ``0.0 < lr``、Adafactor 与 Muon 的
+    另一种措辞）留在各自的构造函数里，照原样写出。
+    """
+    for name, x in values.items():
+        if not 0.0 <= x:
+            raise ValueError(_NONNEGATIVE_MESSAGES.get(name, f"Invalid {name} value: {{}}").format(x))
 
 
 def check_betas(betas: tuple[Any, Any]) -> None:
@@ -91,6 +115,10 @@ class BaseOptimizer(Optimizer):
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """参数组级的兼容性检查，torch 在 ``_init_group`` 中对每个有梯度的参数、初始化状态之后进行
+        （例如 Adam 的“张量学习率与 foreach”）。默认什么也不做；放在这里，``_update`` 只剩公式。"""
+
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
 
@@ -121,6 +149,7 @@ class BaseOptimizer(Optimizer):
                     state = self.state[p]
                     if len(state) == 0:
                         self._init_state(p, state, group)
+                self._check_group(group)
                 todo.append((p, state))
             for p, state in todo:
                 self._update(p, p.grad, state, group)
