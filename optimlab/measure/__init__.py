@@ -2,10 +2,10 @@
 
 这些函数只做测量、返回数字或数组，不画图。书中《优化器选择》一章用它们重新推导原笔记里的对比表。
 
-- :mod:`.memory`：状态内存；
-- :mod:`.surfaces`：二维曲面上的学习率扫描与敏感度；
-- :mod:`.runs`：真实数据上的训练（轮数、混沌检查、时间、准确率）；
-- :mod:`.report`：把测量写成文字与表格。
+- ``memory``：状态内存；
+- ``surfaces``：二维曲面上的学习率扫描与敏感度（LBFGS 按求值次数计步的规则在 ``evaluations``）；
+- ``runs``：真实数据上的训练（轮数、混沌检查、时间、准确率）；
+- ``report``：把测量写成文字与表格。
 """
 
 from ..training import Combined, hidden_muon
