@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import BaseOptimizer, as_scalar, scalar_dtype, value
+from .base import BaseOptimizer, as_scalar, evaluate, scalar_dtype, value
 
 __all__ = ["Adafactor"]
 
@@ -135,10 +135,7 @@ class Adafactor(BaseOptimizer):
         Args:
             closure (Callable, optional): 重新计算损失并返回它的闭包（在启用梯度的环境下调用）。
         """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate(closure)
 
         for group in self.param_groups:
             todo = []

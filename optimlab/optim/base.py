@@ -21,7 +21,7 @@ from torch.optim import Optimizer
 
 __all__ = [
     "BaseOptimizer", "as_scalar", "check_betas", "check_fused", "check_nonnegative", "check_unsupported",
-    "like", "real_view", "scalar_dtype", "value",
+    "evaluate", "like", "real_view", "scalar_dtype", "value",
 ]
 
 # optimlab 只有一份单张量循环实现；以下开关属于 torch 的其他实现（CUDA Graph、
@@ -44,6 +44,14 @@ def as_scalar(x: Any) -> Any:
 def value(x: Any) -> Any:
     """取出 0 维张量的 Python 数值（``.item()``），Python 数原样返回。"""
     return x.item() if isinstance(x, Tensor) else x
+
+
+def evaluate(closure: Any) -> Any:
+    """``step(closure)`` 的第一件事：在启用梯度的环境下调用闭包，返回它的损失（没有闭包时为 ``None``）。"""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
 
 
 def like(x: Any, param: Tensor) -> Any:
@@ -129,10 +137,7 @@ class BaseOptimizer(Optimizer):
         Args:
             closure (Callable, optional): 重新计算损失并返回它的闭包（在启用梯度的环境下调用）。
         """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate(closure)
 
         for group in self.param_groups:
             check_unsupported(type(self).__name__, **group)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import BaseOptimizer, as_scalar
+from .base import BaseOptimizer, as_scalar, evaluate
 
 __all__ = ["Muon", "newton_schulz"]
 
@@ -207,10 +207,7 @@ class Muon(BaseOptimizer):
         Args:
             closure (Callable, optional): 重新计算损失并返回它的闭包（在启用梯度的环境下调用）。
         """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate(closure)
 
         for group in self.param_groups:
             todo = []
