@@ -1,6 +1,8 @@
 # optimlab: two entry points.
 #   make book   set up everything, then build the static site into _build/html (any warning fails)
-#   make test   same setup (+ chromium), build the site if it is missing or stale, run every test
+#   make pdf    the book as one PDF, printed by Chromium from the built site: _build/pdf/optimlab.pdf
+#               (also copied into the site, where every page's "下载 PDF" button points)
+#   make test   same setup (+ chromium, poppler-utils), build the site and the PDF if missing or stale, run every test
 #   make check  the library and oracle tests only (the quick loop while developing)
 #
 # Each target installs what it needs on its own: the Python virtual environment from the pinned
@@ -28,7 +30,7 @@ BOOK_SOURCES := $(shell find book optimlab -type f \( -name '*.md' -o -name '*.i
                   -o -name '*.bib' -o -name '*.txt' -o -name '*.css' -o -name '*.js' -o -name '*.mjs' -o -name '*.png' \
                   -o -name '*.svg' \) -not -path '*/.ipynb_checkpoints/*' -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: book test setup python fonts chromium assets clean
+.PHONY: book test setup python fonts chromium poppler assets clean pdf
 
 setup: python fonts assets
 
@@ -67,6 +69,13 @@ chromium:
 	  $(MAKE) --no-print-directory _apt PKGS="chromium"; \
 	fi
 
+# pdffonts / pdftotext, with which tests/test_pdf.py reads the PDF
+poppler:
+	@if ! command -v pdffonts >/dev/null; then \
+	  echo "安装 poppler-utils ..."; \
+	  $(MAKE) --no-print-directory _apt PKGS="poppler-utils"; \
+	fi
+
 .PHONY: _apt
 _apt:
 	$(call apt_install,$(PKGS))
@@ -101,6 +110,24 @@ book: setup
 $(HTML)/.built: $(BOOK_SOURCES) _config.yml _toc.yml package-lock.json | setup
 	$(MAKE) --no-print-directory book
 
+# ---------------------------------------------------------------- the PDF
+# Chromium prints the built site (no second Sphinx build, no TeX): tools/make_pdf.py takes each page's
+# article in _toc.yml's order, adds a cover and a table of contents, and prints A4 with page numbers and
+# bookmarks; book/_static/optimlab-print.css is its style sheet, tools/pdf_fonts.py makes the Noto CJK
+# fonts embeddable. A rebuilt site (make book starts from an empty _build/html) loses the copy, so the copy
+# is its own target.
+PDF          := _build/pdf/optimlab.pdf
+PDF_IN_SITE  := $(HTML)/_downloads/optimlab.pdf
+
+$(PDF): $(HTML)/.built tools/make_pdf.py tools/pdf_fonts.py book/_static/optimlab-print.css | setup chromium
+	$(BIN)/python tools/make_pdf.py --html $(HTML) --out $@
+
+$(PDF_IN_SITE): $(PDF)
+	mkdir -p $(@D)
+	cp $< $@
+
+pdf: $(PDF_IN_SITE)
+
 # ---------------------------------------------------------------- the tests
 # Two pytest runs.
 #  1. unit/oracle tests, binder and browser tests, and nbval over every stored notebook, one thread
@@ -122,7 +149,7 @@ NBVAL     := -p nbval_plugin --nbval --nbval-current-env --nbval-sanitize-with t
 WORKERS   := -n 2 --dist loadscope
 PERTURBED := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
-test: setup chromium $(HTML)/.built
+test: setup chromium poppler $(HTML)/.built $(PDF_IN_SITE)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(NOTEBOOKS) tests $(NBVAL) $(WORKERS) -ra --durations=15
 	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) -q --durations=10
 
