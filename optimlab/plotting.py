@@ -19,7 +19,7 @@ from matplotlib.colors import LogNorm
 from .problems import Surface
 from .trajectory import Trajectory, grid
 
-__all__ = ["setup_cjk_font", "plot_contour", "plot_path", "plot_losses", "CJK_FONT", "TINY", "GAP_LABEL"]
+__all__ = ["setup_cjk_font", "contour_levels", "draw_contour", "plot_contour", "plot_path", "plot_losses", "CJK_FONT", "TINY", "GAP_LABEL"]
 
 #: 书中使用的中文字体（Debian 软件包 fonts-noto-cjk 提供）。
 CJK_FONT = "Noto Sans CJK SC"
@@ -60,13 +60,30 @@ def _ax(ax: Axes | None) -> Axes:
     return plt.gca() if ax is None else ax
 
 
+#: 等高线把 :math:`f - f^* + 10^{-3}` 画在对数刻度上：加上的常数让最小点附近也有有限的对数。
+CONTOUR_OFFSET = 1e-3
+
+
+def contour_levels(shifted: np.ndarray, levels: int) -> np.ndarray:
+    """``shifted``\\ （:math:`f - f^* + 10^{-3}`，全为正）的最小值到最大值之间按对数等分的 ``levels`` 条等高线。"""
+    return np.logspace(np.log10(shifted.min()), np.log10(shifted.max()), levels)
+
+
+def draw_contour(ax: Axes, surface: Surface, levels: int = 30, resolution: int = 200, linewidth: float = 0.7):
+    """全书等高线的唯一画法：对数刻度的 viridis 等高线，返回 ``ContourSet``\\ （可 ``remove()``）。
+
+    :func:`plot_contour` 与探索器（``optimlab.widgets``）都用它；探索器取较低的分辨率以便快速切换曲面。
+    """
+    X, Y, Z = grid(surface, resolution)
+    shifted = Z - surface.f_min + CONTOUR_OFFSET
+    return ax.contour(X, Y, shifted, levels=contour_levels(shifted, levels), norm=LogNorm(), cmap="viridis",
+                      linewidths=linewidth, alpha=0.8)
+
+
 def plot_contour(surface: Surface, ax: Axes | None = None, levels: int = 30, resolution: int = 200) -> Axes:
     """画曲面的等高线（按 :math:`f - f_{\\min}` 取对数刻度）并标出最小点。"""
     ax = _ax(ax)
-    X, Y, Z = grid(surface, resolution)
-    shifted = Z - surface.f_min + 1e-3
-    lv = np.logspace(np.log10(shifted.min()), np.log10(shifted.max()), levels)
-    ax.contour(X, Y, shifted, levels=lv, norm=LogNorm(), cmap="viridis", linewidths=0.7, alpha=0.8)
+    draw_contour(ax, surface, levels, resolution)
     ax.plot(*surface.minimizer, marker="*", color="crimson", markersize=12, linestyle="none", label="最小点")
     ax.set_xlim(surface.xlim)
     ax.set_ylim(surface.ylim)

@@ -4,7 +4,7 @@
 matplotlib 的 ``HTMLWriter``\\ （``Animation.to_jshtml`` 所用的写入器）生成可拖动滑块的 HTML。返回的 HTML 完全自包含：
 
 * 删去 matplotlib 引用的 Font Awesome 样式表（CDN 链接），按钮图标换成内联 SVG；
-* 每帧 PNG 量化为调色板图像，减小页面体积；
+* 每帧 PNG 量化为调色板图像（:func:`optimlab.widgets.compact_png`），减小页面体积；
 * 动画 id 由内容的哈希决定（不是随机 UUID），同样的输入得到同样的 HTML。
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import re
 import tempfile
 from collections.abc import Sequence
@@ -23,7 +22,6 @@ import matplotlib
 import numpy as np
 from IPython.display import HTML
 from matplotlib.animation import HTMLWriter
-from PIL import Image
 
 from . import widgets as _w
 
@@ -93,11 +91,8 @@ _PNG = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=\\\n]+)")
 
 
 def _quantize(match: re.Match, colors: int) -> str:
-    img = Image.open(io.BytesIO(base64.b64decode(match.group(1).replace("\\", "").replace("\n", "")))).convert("RGB")
-    pal = img.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    pal.save(out, format="png", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    png = base64.b64decode(match.group(1).replace("\\", "").replace("\n", ""))
+    return "data:image/png;base64," + base64.b64encode(_w.compact_png(png, colors)).decode("ascii")
 
 
 def self_contained(html: str, colors: int = 96) -> str:

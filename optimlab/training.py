@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -9,7 +11,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["History", "fit", "linear_model", "mlp", "Combined", "hidden_muon"]
+from torch.optim import lr_scheduler as S
+
+from . import problems
+from .optim import SGD
+
+__all__ = ["History", "fit", "linear_model", "mlp", "Combined", "hidden_muon", "SCHEDULER_KINDS", "scheduler_run",
+           "regression_optimum", "regression_lr_limit"]
 
 
 @dataclass
@@ -108,7 +116,7 @@ class Combined:
     """把几个优化器当作一个用：``zero_grad``、``step`` 依次调用每一个。
 
     ``param_groups`` 是各优化器参数组的拼接，``state`` 是它们的状态的合并视图，所以
-    :func:`fit` 与 :func:`optimlab.measure.state_nbytes` 可以直接使用。用途：Muon 只接受二维参数，
+    :func:`optimlab.training.fit` 与 :func:`optimlab.measure.state_nbytes` 可以直接使用。用途：Muon 只接受二维参数，
     其余参数交给另一个优化器（见 :func:`hidden_muon`）。
     """
 
@@ -154,3 +162,69 @@ def hidden_muon(params, lr: float = 1e-3, adjust_lr_fn: str | None = "match_rms_
     rest = [p for p in params if all(p is not q for q in matrices)]
     return Combined(Muon(matrices, lr=lr, adjust_lr_fn=adjust_lr_fn),
                     AdamW(rest, lr=lr, **adamw_hparams))
+
+
+# ----------------------------------------------------------------------------------------------
+# 学习率调度器在一元线性回归上的一次训练（第 5 章的探索器与动画）
+# ----------------------------------------------------------------------------------------------
+
+#: :func:`scheduler_run` 认识的调度器。
+SCHEDULER_KINDS = ("constant", "step", "cosine", "onecycle")
+
+
+@functools.lru_cache(maxsize=256)
+def scheduler_run(kind: str, lr: float, step_size: int = 10, gamma: float = 0.3, T_max: int = 30,
+                  max_lr: float = 0.1, pct_start: float = 0.3, epochs: int = 30, batch_size: int = 20) -> History:
+    """用 optimlab.SGD 训练 ``problems.linear_regression`` 上的一元线性模型。
+
+    返回 :class:`History`\\ （按参数缓存，调用者不要修改它）。StepLR 与 CosineAnnealingLR 每轮调用一次
+    ``step()``；OneCycleLR 每次更新调用一次（``total_steps`` = 轮数 × 每轮更新次数，
+    ``cycle_momentum=False``，只看学习率的形状）。
+    """
+    X, y, _ = problems.linear_regression()
+    X, y = X[:, :1].float(), y[:, None].float()
+    per_epoch = math.ceil(len(X) / batch_size)
+    if kind == "constant":
+        sched, per = None, "epoch"
+    elif kind == "step":
+        sched, per = (lambda o: S.StepLR(o, step_size=step_size, gamma=gamma)), "epoch"
+    elif kind == "cosine":
+        sched, per = (lambda o: S.CosineAnnealingLR(o, T_max=T_max)), "epoch"
+    elif kind == "onecycle":
+        sched = lambda o: S.OneCycleLR(  # noqa: E731
+            o, max_lr=max_lr, total_steps=epochs * per_epoch, pct_start=pct_start,
+            cycle_momentum=False)
+        per = "step"
+    else:
+        raise ValueError(f"unknown scheduler {kind!r}")
+    return fit(linear_model(1), X, y, SGD, batch_size=batch_size, epochs=epochs, seed=0,
+               scheduler=sched, scheduler_per=per, lr=lr)
+
+
+def _regression_design() -> tuple[Tensor, Tensor]:
+    """:func:`scheduler_run` 的问题的设计矩阵 ``[x, 1]`` 与目标（float64）。"""
+    X, y, _ = problems.linear_regression()
+    A = torch.cat([X[:, :1], torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
+    return A, y[:, None]
+
+
+@functools.lru_cache(maxsize=None)
+def regression_optimum() -> float:
+    """:func:`scheduler_run` 的问题上最小二乘解的训练集均方误差（噪声下限），用于画超额损失。
+
+    每个进程只算一次：归约的顺序随线程数变化，重算可能在最后一位上不同，而画图与测试要用同一个值。
+    """
+    A, y = _regression_design()
+    w = torch.linalg.lstsq(A, y).solution
+    return float(((A @ w - y) ** 2).mean())
+
+
+@functools.lru_cache(maxsize=None)
+def regression_lr_limit() -> float:
+    """同一问题上全批量梯度下降的稳定上限 :math:`2/\\lambda_{\\max}`。
+
+    均方误差 :math:`\\tfrac1n\\lVert A w - y\\rVert^2` 的 Hessian 是 :math:`\\tfrac2n A^\\top A`；
+    学习率超过 :math:`2/\\lambda_{\\max}` 时，最陡方向上的误差每步放大（第 1 章的稳定性上限）。
+    """
+    A, _ = _regression_design()
+    return float(2 / torch.linalg.eigvalsh(2 * A.T @ A / len(A)).max())

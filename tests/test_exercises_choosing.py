@@ -1,10 +1,11 @@
 """《优化器选择》的练习检查：正确答案通过，特定的错误答案给出指名的说明。"""
 
 import numpy as np
+import pytest
 import torch
 
 from optimlab import measure
-from optimlab.exercises.choosing import check_sensitivity_width, check_state_bytes
+from optimlab.exercises.choosing import WIDTH_CASES, check_sensitivity_width, check_state_bytes
 
 
 def right_state_bytes(name, dtype=torch.float32, **hp):
@@ -44,12 +45,34 @@ def test_state_bytes_stub_and_errors_never_raise():
     assert "应是一个数" in check_state_bytes(lambda *a, **k: "eight").message
 
 
+#: 手算的宽度（数量级），与 WIDTH_CASES 一一对应。最好点、合格线 factor × 最好值、包含最好点的连续合格段：
+#: 1. 间距 0.5 个数量级，最好 0.1（第 4 点），合格线 0.2：第 3–5 点（0.11、0.1、0.15），10⁻² … 10⁻¹ → 1.0；
+#: 2. 间距 0.6，最好 0.1（第 3 点），合格线 0.2：第 3–4 点（第 2 点 0.9 与第 5 点 NaN 把两边断开）→ 0.6；
+#: 3. 间距 1，最好 0.1（第 1 点），合格线 0.2：第 1–2 点 → 1.0；
+#: 4. 间距 1，最好 0.01，合格线 10 × 0.01 = 0.1：只有第 2 点 → 0.0。
+HAND_WIDTHS = [1.0, 0.6, 1.0, 0.0]
+
+
 def right_width(lrs, losses, factor):
-    return measure.sensitivity_width(lrs, losses, factor)
+    """正确答案取自手算的表（不是检查器自己的参照 measure.sensitivity_width）。"""
+    for (case_lrs, case_losses, case_factor), width in zip(WIDTH_CASES, HAND_WIDTHS):
+        if np.array_equal(lrs, case_lrs) and list(losses) == case_losses and factor == case_factor:
+            return width
+    raise AssertionError("检查器给出了 WIDTH_CASES 之外的数据")
 
 
 def test_width_right_answer_passes():
     assert check_sensitivity_width(right_width).ok
+
+
+def test_width_reference_equals_hand_computed_values():
+    for (lrs, losses, factor), width in zip(WIDTH_CASES, HAND_WIDTHS):
+        assert measure.sensitivity_width(lrs, losses, factor) == pytest.approx(width, abs=1e-12)
+
+
+def test_width_off_by_one_step_fails():
+    r = check_sensitivity_width(lambda lrs, losses, factor: right_width(lrs, losses, factor) + 0.5)
+    assert not r.ok and r.message.startswith("第 1 组数据") and "应为 1 个数量级" in r.message
 
 
 def test_width_not_contiguous_names_the_case():

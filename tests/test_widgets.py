@@ -1,5 +1,6 @@
 """交互式探索器与静态动画：无界面构造、移动每个控件、检查图中显示的内容与数值。"""
 
+import json
 import math
 import re
 import warnings
@@ -13,8 +14,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from optimlab import SGD, Adam, AdamW, NAdam, RMSprop, problems, static, trajectory  # noqa: E402
+from optimlab import SGD, Adam, AdamW, NAdam, RMSprop, online, problems, static, trajectory  # noqa: E402
 from optimlab import widgets as w  # noqa: E402
+from optimlab.widgets import base  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +25,12 @@ def no_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         yield
+
+
+@pytest.fixture(autouse=True)
+def strict(monkeypatch):
+    """严格模式：探索器只把优化器的非法超参数变成消息，计算中的其他异常让测试失败。"""
+    monkeypatch.setattr(base, "STRICT", True)
 
 
 def same_traj(line, traj):
@@ -63,6 +71,77 @@ def test_run_lockstep_returns_invalid_hparams_as_exception():
     np.testing.assert_array_equal(good.path, trajectory.run(problems.rosenbrock(), SGD, 5, lr=1e-3).path)
 
 
+class BrokenSGD(SGD):
+    """step() 抛出不属于优化器文档化错误的异常（模拟程序错误）。"""
+
+    def step(self, closure=None):
+        raise RuntimeError("broken step")
+
+
+def test_run_lockstep_lets_other_errors_through():
+    assert w.OPTIMIZER_ERRORS == (ValueError,)
+    with pytest.raises(RuntimeError, match="broken step"):
+        w.run_lockstep(problems.rosenbrock(), [(BrokenSGD, {"lr": 1e-3})], 5)
+
+
+# ----------------------------------------------------------------------------- failures
+
+def test_failure_in_compute_is_drawn_or_raised(monkeypatch):
+    """计算中的意外异常：严格模式下抛出；否则清空曲线，状态文字用红色写出原因，图随之改变。"""
+    ex = w.sgd_explorer("quadratic")
+    monkeypatch.setattr(ex, "_specs", lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        ex.controls["lr"].value = 0.1
+    monkeypatch.setattr(base, "STRICT", False)
+    before = ex.png
+    ex.controls["lr"].value = 0.01
+    assert ex.status.get_text() == "无法运行：division by zero"
+    assert ex.status.get_color() == w.RED
+    assert len(ex.lines["SGD"].get_xdata()) == 0 and len(ex.loss_lines["SGD"].get_xdata()) == 0
+    assert ex.png != before
+
+
+SMALL = {"bias_correction": {"max_steps": 20}, "reddi": {"steps": 20}, "scheduler": {"epochs": 3},
+         "sensitivity": {"resolution": 3, "steps": 10, "precompute": False}}
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_every_explorer_draws_its_failure(name, monkeypatch):
+    monkeypatch.setattr(base, "STRICT", False)
+    ex = w.EXPLORERS[name](**SMALL[name])
+    monkeypatch.setattr(ex, "_compute", lambda: (_ for _ in ()).throw(KeyError("k")))
+    ex.update()
+    assert ex.status.get_text() == "无法运行：'k'" and ex.status.get_color() == w.RED
+    assert "无法运行：'k'" in ex.texts()
+
+
+# ----------------------------------------------------------------------------- definitions
+
+DEFINITIONS = json.loads(w.definitions_json())
+
+
+def check_controls_follow_definition(name, ex):
+    """JSON 中的定义（另一个前端读取的数据）与探索器的控件一一对应：顺序、标签、范围、选项。"""
+    d = DEFINITIONS[name]
+    assert list(ex.controls) == list(d["controls"])
+    for cname, ctrl in ex.controls.items():
+        c = d["controls"][cname]
+        assert ctrl.description == c["label"], cname
+        if c["kind"] in ("log", "float"):
+            assert (ctrl.min, ctrl.max, ctrl.step) == (c["lo"], c["hi"], c["step"]), cname
+        if c["kind"] in ("dropdown", "choice"):
+            assert [list(o) if isinstance(o, tuple) else o for o in ctrl.options] == c["options"], cname
+
+
+def test_definitions_are_plain_data():
+    assert set(DEFINITIONS) == set(w.EXPLORERS) | {"more_optimizers"}
+    sgd = DEFINITIONS["sgd"]
+    assert sgd["problem"] == "surface" and sgd["surface_defaults"]["lr"]["quadratic"] == 0.05
+    assert DEFINITIONS["adam"]["controls"]["eps"] == {"kind": "log", "label": "ε", "default": 1e-8, "lo": -12,
+                                                      "hi": 0, "step": 1.0, "fmt": ".3g", "options": [], "n": None,
+                                                      "width": ""}
+
+
 # ----------------------------------------------------------------------------- every control
 
 def new_value(ctrl):
@@ -91,6 +170,7 @@ def build(name):
 @pytest.mark.parametrize("name", list(w.EXPLORERS))
 def test_every_control_changes_picture_and_never_raises(name):
     ex = build(name)
+    check_controls_follow_definition(name, ex)
     for cname, ctrl in ex.controls.items():
         if name in ("sgd", "adam", "nadam") and cname == "kappa":
             ex.controls["surface"].value = "quadratic"  # κ 只对二次函数起作用
@@ -111,6 +191,7 @@ def test_every_control_changes_picture_and_never_raises(name):
 
 def test_sgd_explorer_shows_new_hyperparameters():
     ex = w.sgd_explorer("quadratic", kappa=10)
+    assert ex.controls["lr"].value == 10 ** -1.25  # 二次函数上的默认值 0.05，对齐到滑块刻度
     ex.set(lr=0.02, momentum=0.5, dampening=0.1, weight_decay=0.2)
     assert "η = 0.02" in ex.title.get_text()
     assert "η = 0.02" in ex.caption.value  # 实时界面中标题显示在图上方
@@ -162,7 +243,7 @@ def test_adam_explorer_divergence_message_names_the_optimizer():
     ex.controls["sgd_lr"].value = 1.0
     k = trajectory.run(problems.rosenbrock(), SGD, 200, lr=1.0, momentum=0.9).diverged_at
     assert f"SGD：发散（第 {k} 步）" in ex.status.get_text()
-    assert ex.status.get_color() == w._RED
+    assert ex.status.get_color() == w.RED
 
 
 # ----------------------------------------------------------------------------- 偏差校正
@@ -202,31 +283,42 @@ def test_bias_correction_first_step_is_exact():
 
 def test_reddi_adam_goes_to_worst_point_amsgrad_to_optimum():
     ex = w.reddi_explorer(steps=300)
-    assert ex.result["Adam"][-1] == 1.0
-    assert ex.result["AMSGrad"][-1] < -0.9
+    assert ex.result["Adam"].x[-1] == 1.0
+    assert ex.result["AMSGrad"].x[-1] < -0.9
     assert "Adam：x = +1.000" in ex.status.get_text()
-    np.testing.assert_array_equal(ex.lines["Adam"].get_ydata(), ex.result["Adam"])
+    np.testing.assert_array_equal(ex.lines["Adam"].get_ydata(), ex.result["Adam"].x)
 
 
-def test_reddi_run_matches_a_plain_loop():
-    res = w.reddi_run(C=4.0, lr=0.3, beta1=0.5, beta2=0.2, steps=30, decay=True)
-    x = torch.tensor([0.0], dtype=torch.float64, requires_grad=True)
-    opt = Adam([x], lr=0.3, betas=(0.5, 0.2), amsgrad=True)
-    for t in range(1, 31):
-        opt.param_groups[0]["lr"] = 0.3 / math.sqrt(t)
-        opt.zero_grad()
-        problems.reddi_loss(x, t, 4.0).sum().backward()
-        opt.step()
-        with torch.no_grad():
-            x.clamp_(-1, 1)
-        assert res["AMSGrad"][t] == float(x.detach())
+def test_reddi_explorer_matches_a_plain_loop():
+    """探索器从 x₀ = 0 出发（online.run_reddi 默认从 +1 出发）；与手写的投影 Adam 循环逐位相同，
+    平均遗憾与手算的 Σ f_t(x_{t-1}) − Σ f_t(−1) 相同。"""
+    ex = w.reddi_explorer(steps=30)
+    ex.set(C=4.0, lr=10 ** -0.5, beta1=0.5, beta2=0.2)
+    lr = ex.controls["lr"].value
+    for name, ams in (("Adam", False), ("AMSGrad", True)):
+        x = torch.tensor([0.0], dtype=torch.float64, requires_grad=True)
+        opt = Adam([x], lr=lr, betas=(0.5, 0.2), amsgrad=ams)
+        xs, regret = [0.0], 0.0
+        for t in range(1, 31):
+            g = 4.0 if t % 3 == 1 else -1.0
+            regret += g * xs[-1] - g * -1.0
+            opt.param_groups[0]["lr"] = lr / math.sqrt(t)
+            opt.zero_grad()
+            problems.reddi_loss(x, t, 4.0).sum().backward()
+            opt.step()
+            with torch.no_grad():
+                x.clamp_(-1, 1)
+            xs.append(float(x.detach()))
+            assert ex.lines[name + "_regret"].get_ydata()[t - 1] == pytest.approx(regret / t, rel=1e-12, abs=1e-12)
+        np.testing.assert_array_equal(ex.lines[name].get_ydata(), xs)
+    assert online.run_reddi(Adam, 3, 4.0).x[0] == 1.0 and ex.result["Adam"].x[0] == 0.0
 
 
 def test_reddi_extremes_are_messages_or_numbers():
     ex = w.reddi_explorer(steps=60)
     ex.set(beta2=0.999, beta1=0.99, lr=1.0, C=10.0, decay=False)
     assert "C = 10" in ex.title.get_text()
-    assert np.isfinite(ex.result["Adam"]).all() and np.abs(ex.result["Adam"]).max() <= 1
+    assert np.isfinite(ex.result["Adam"].x).all() and np.abs(ex.result["Adam"].x).max() <= 1
 
 
 def test_adamw_path_does_not_depend_on_gradient_scale_but_l2_does():
@@ -304,14 +396,33 @@ def torch_steplr_epoch_losses(lr, step_size, gamma, epochs=30, batch_size=20):
     return np.array(losses)
 
 
+def torch_lrs(make, lr, n_updates=300, per_epoch=10, per_step=False):
+    """独立的参照：torch 自己的调度器作用在 torch.optim.SGD 上，逐次更新记下的学习率。"""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    sched = make(opt)
+    out = []
+    for k in range(n_updates):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if per_step or (k + 1) % per_epoch == 0:
+            sched.step()
+    return np.array(out)
+
+
 def test_scheduler_explorer_onecycle_and_cosine_shapes():
+    S = torch.optim.lr_scheduler
     ex = w.scheduler_explorer("onecycle")
     ex.set(max_lr=0.2, pct_start=0.5)
     lr = ex.lines["lr"].get_ydata()
+    ref = torch_lrs(lambda o: S.OneCycleLR(o, max_lr=0.2, total_steps=300, pct_start=0.5, cycle_momentum=False),
+                    0.03, per_step=True)
+    np.testing.assert_allclose(lr, np.maximum(ref, 1e-12), rtol=1e-12)
     assert lr.max() == pytest.approx(0.2, rel=1e-3) and int(np.argmax(lr)) in (149, 150)
     assert ex.controls["step_size"].disabled and not ex.controls["max_lr"].disabled
     ex.set(kind="cosine", T_max=30, lr=0.1)
     lr = ex.lines["lr"].get_ydata()
+    np.testing.assert_allclose(lr, np.maximum(torch_lrs(lambda o: S.CosineAnnealingLR(o, T_max=30), 0.1), 1e-12),
+                               rtol=1e-12)
     assert lr[0] == 0.1 and lr[-1] == pytest.approx(0.1 * (1 + math.cos(math.pi * 29 / 30)) / 2)
 
 
@@ -389,7 +500,7 @@ def test_prefetched_neighbours_equal_separate_runs():
     ex.controls["beta1"].value = 0.5
     lr = ex.value("lr")
     key = ex.cache.key(("rosenbrock",), Adam, {"lr": lr, "betas": (0.503, 0.999), "eps": 1e-8}, 200)
-    assert key in ex.cache._data  # 右边第 3 格已经算好
+    assert key in ex.cache  # 右边第 3 格已经算好
     ex.controls["beta1"].value = 0.503
     surf = problems.rosenbrock()
     same_traj(ex.lines["Adam"], trajectory.run(surf, Adam, 200, lr=lr, betas=(0.503, 0.999)))

@@ -13,6 +13,8 @@ import torch  # noqa: E402
 
 from optimlab import problems, trajectory  # noqa: E402
 from optimlab import widgets_more as wm  # noqa: E402
+from optimlab.widgets import base  # noqa: E402
+from optimlab.widgets.base import fmt  # noqa: E402
 
 STEPS = 60
 SURFACES = [("quadratic", 10), ("quadratic", 100), ("rosenbrock", 10), ("beale", 10)]
@@ -24,6 +26,12 @@ def no_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         yield
+
+
+@pytest.fixture(autouse=True)
+def strict(monkeypatch):
+    """严格模式：探索器只把优化器的非法超参数变成消息，计算中的其他异常让测试失败。"""
+    monkeypatch.setattr(base, "STRICT", True)
 
 
 def surface_of(name, kappa):
@@ -40,7 +48,7 @@ def same_traj(line, traj):
 def expected_message(name, traj, f_min):
     if traj.diverged_at is not None:
         return f"{name}：发散（第 {traj.diverged_at} 步）"
-    return f"{name}：第 {STEPS} 步 f − f* = {wm._fmt(traj.loss[-1] - f_min)}"
+    return f"{name}：第 {STEPS} 步 f − f* = {fmt(traj.loss[-1] - f_min)}"
 
 
 def test_menu_is_the_runnable_new_optimizers_plus_adam():
@@ -68,7 +76,7 @@ def test_every_choice_renders_and_equals_torch(surface, kappa):
         status = ex.status.get_text()
         assert expected_message(name, ref, surf.f_min) in status, (name, status)
         assert expected_message(wm.BASELINE, baseline, surf.f_min) in status
-        assert f"η = {wm._fmt(lr)}" in ex.caption.value and name in ex.caption.value
+        assert f"η = {fmt(lr)}" in ex.caption.value and name in ex.caption.value
         legend = [t.get_text() for t in ex.ax_loss.get_legend().get_texts()]
         assert legend == [wm.CHOICES[name], wm.BASELINE]
         for other in wm.CHOICES:  # 没选中的优化器不留下旧的轨迹
@@ -82,7 +90,7 @@ def test_every_choice_renders_and_equals_torch(surface, kappa):
 def test_extreme_lr_shows_divergence():
     ex = wm.more_optimizers_explorer("rosenbrock", steps=STEPS)
     surf = problems.rosenbrock()
-    top = 10.0 ** wm._LR_RANGE[1]
+    top = 10.0 ** wm.MORE_DEF.controls["lr"].hi
     diverged = []
     for name in wm.CHOICES:
         ex.set(optimizer=name, lr=top)

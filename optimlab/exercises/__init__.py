@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
 
-__all__ = ["Result", "compare", "call_user", "summarize", "noisy_steps"]
+__all__ = ["Result", "compare", "call_user", "summarize", "noisy_steps", "step_from_state", "one_step_reference",
+           "check_one_step"]
 
 
 class Result:
@@ -89,3 +90,58 @@ def noisy_steps(make_optimizer: Callable[[list[torch.Tensor]], torch.optim.Optim
         p.grad = grad.clone()
         opt.step()
         yield t, theta, grad, p, opt
+
+
+def step_from_state(optimizer: Callable[..., torch.optim.Optimizer], theta: Any, grad: Any, state: dict[str, Any],
+                    **hparams: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """标准答案的一步：``optimizer([θ], **hparams)`` 从给定状态出发，用梯度 ``grad`` 做一次 ``step()``。
+
+    ``θ``、``grad`` 与 ``state`` 中的张量状态都转成 float64，``state["step"]`` 是已走的步数（torch 的标量张量）。
+    返回 :math:`\\theta_t` 与更新后的状态（张量的副本）。
+    """
+    p = torch.tensor(theta, dtype=torch.float64)
+    opt = optimizer([p], **hparams)
+    opt.state[p] = {k: torch.tensor(float(v)) if k == "step" else torch.tensor(v, dtype=torch.float64)
+                    for k, v in state.items()}
+    p.grad = torch.tensor(grad, dtype=torch.float64)
+    opt.step()
+    return p.detach().clone(), {k: v.clone() for k, v in opt.state[p].items()}
+
+
+def one_step_reference(optimizer: Callable[..., torch.optim.Optimizer], states: tuple[str, str],
+                       hparams: tuple[str, ...]) -> Callable[..., tuple[torch.Tensor, ...]]:
+    """标准答案 ``reference(θ, g, s₁, s₂, t, *取值) -> (θ_t, s₁_t, s₂_t)``：``optimizer`` 从已走 ``t − 1`` 步、
+    状态 ``states`` 为 ``(s₁, s₂)`` 处做第 ``t`` 步（:func:`step_from_state`），``取值`` 依次是超参数 ``hparams``。"""
+
+    def reference(theta, grad, s1, s2, t, *values) -> tuple[torch.Tensor, ...]:
+        theta_t, st = step_from_state(optimizer, theta, grad, {"step": t - 1, states[0]: s1, states[1]: s2},
+                                      **dict(zip(hparams, values)))
+        return theta_t, st[states[0]], st[states[1]]
+
+    return reference
+
+
+def check_one_step(fn: Callable[..., Any], cases: Sequence[tuple], reference: Callable[..., tuple],
+                   labels: tuple[str, str, str], returns: str, describe: Callable[..., str],
+                   done: Callable[..., str], source: str) -> Result:
+    """一步更新练习的共同检查。
+
+    ``cases`` 每项的前四个值（:math:`\\theta_{t-1}`、:math:`g_t` 与两个状态）以 float64 张量、其余原样交给
+    ``fn``；``fn`` 应返回三元组 ``returns``\\ （:math:`\\theta_t` 与两个新状态），依次与 ``reference(*case)``
+    比较两个状态与 :math:`\\theta_t`\\ （显示名 ``labels``），报告第一个不一致的量与元素。
+    ``describe(*case)`` 与 ``done(*case)`` 是失败与通过时这组数据的说明。从不抛出异常。
+    """
+    passed = []
+    for k, case in enumerate(cases, start=1):
+        args = [torch.tensor(a, dtype=torch.float64) for a in case[:4]]
+        got, err = call_user(fn, *args, *case[4:])
+        if err is not None:
+            return err
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            return Result(False, f"第 {k} 组：函数应返回三元组 {returns}，实际返回了 {type(got).__name__}")
+        expected = reference(*case)
+        result = summarize([compare(labels[i], got[i], expected[i]) for i in (1, 2, 0)])
+        if not result.ok:
+            return Result(False, f"第 {k} 组（{describe(*case)}）—— {result.message}")
+        passed.append(f"第 {k} 组{done(*case)}")
+    return Result(True, f"与 {source} 一致（" + "、".join(passed) + "）")

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from . import Result, call_user, compare, summarize
+from . import Result, call_user, check_one_step, compare, one_step_reference
 
 __all__ = [
     "check_radam_rho",
@@ -119,43 +119,13 @@ def check_radam_rect(fn: Callable[..., Any]) -> Result:
     return Result(True, f"r_t 与 torch.optim.RAdam 的实际步长一致（β₂ = 0.999、0.9，t = 1…{_RADAM_STEPS}）")
 
 
-def adamax_reference(theta, grad, m, u, t, lr, betas, eps) -> tuple[torch.Tensor, ...]:
-    """用 ``torch.optim.Adamax`` 从给定状态 :math:`(m_{t-1}, u_{t-1})` 做第 ``t`` 步，返回 ``(θ_t, m_t, u_t)``。"""
-    p = torch.tensor(theta, dtype=torch.float64)
-    opt = torch.optim.Adamax([p], lr=lr, betas=betas, eps=eps)
-    opt.state[p] = {
-        "step": torch.tensor(float(t - 1)),
-        "exp_avg": torch.tensor(m, dtype=torch.float64),
-        "exp_inf": torch.tensor(u, dtype=torch.float64),
-    }
-    p.grad = torch.tensor(grad, dtype=torch.float64)
-    opt.step()
-    state = opt.state[p]
-    return p.detach().clone(), state["exp_avg"].clone(), state["exp_inf"].clone()
+#: 用 ``torch.optim.Adamax`` 从给定状态 :math:`(m_{t-1}, u_{t-1})` 做第 ``t`` 步：
+#: ``adamax_reference(theta, grad, m, u, t, lr, betas, eps) -> (θ_t, m_t, u_t)``。
+adamax_reference = one_step_reference(torch.optim.Adamax, ("exp_avg", "exp_inf"), ("lr", "betas", "eps"))
 
 
 def check_adamax_step(fn: Callable[..., Any]) -> Result:
-    """检查读者的 ``fn(theta, grad, m, u, t, lr, betas, eps) -> (theta_t, m_t, u_t)``。
-
-    输入是 float64 张量（``theta``、``grad``、``m``、``u`` 为上一步之后的值）与 Python 数；
-    ``t`` 是本步的步数（从 1 开始）。依次比较 :math:`m_t`、:math:`u_t`、:math:`\\theta_t`，
-    报告第一个不一致的量与元素。从不抛出异常。
-    """
-    results = []
-    for k, (theta, grad, m, u, t, lr, betas, eps) in enumerate(_ADAMAX_CASES, start=1):
-        args = [torch.tensor(a, dtype=torch.float64) for a in (theta, grad, m, u)]
-        got, err = call_user(fn, *args, t, lr, betas, eps)
-        if err is not None:
-            return err
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            return Result(False, f"第 {k} 组：函数应返回三元组 (theta_t, m_t, u_t)，实际返回了 {type(got).__name__}")
-        theta_e, m_e, u_e = adamax_reference(theta, grad, m, u, t, lr, betas, eps)
-        case = summarize([
-            compare("m_t", got[1], m_e),
-            compare("u_t", got[2], u_e),
-            compare("θ_t", got[0], theta_e),
-        ])
-        if not case.ok:
-            return Result(False, f"第 {k} 组（t={t}，ε={eps:g}）—— {case.message}")
-        results.append(Result(True, f"第 {k} 组（t={t}）"))
-    return Result(True, "与 torch.optim.Adamax 一致（" + "、".join(r.message for r in results) + "）")
+    """检查读者的 ``fn(theta, grad, m, u, t, lr, betas, eps) -> (theta_t, m_t, u_t)``\\ （``t`` 是本步的步数，从 1 开始），
+    依次比较 :math:`m_t`、:math:`u_t`、:math:`\\theta_t`；做法见 :func:`optimlab.exercises.check_one_step`。"""
+    return check_one_step(fn, _ADAMAX_CASES, adamax_reference, ("θ_t", "m_t", "u_t"), "(theta_t, m_t, u_t)",
+                          lambda *c: f"t={c[4]}，ε={c[7]:g}", lambda *c: f"（t={c[4]}）", "torch.optim.Adamax")

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from . import Result, call_user, compare, summarize
+from . import Result, call_user, check_one_step, compare, step_from_state
 
 __all__ = ["check_rprop_step", "check_two_loop", "rprop_reference", "bfgs_matrix", "two_loop_reference"]
 
@@ -39,17 +39,9 @@ _RPROP_CASES = (
 def rprop_reference(theta, grad, prev, step_size, etas, step_sizes) -> tuple[torch.Tensor, ...]:
     """用 :class:`torch.optim.Rprop` 从给定状态 :math:`(\\tilde g_{t-1}, \\Delta_{t-1})` 做一步，
     返回 ``(θ_t, Δ_t, g̃_t)``\\ （float64）。"""
-    p = torch.tensor(theta, dtype=torch.float64)
-    opt = torch.optim.Rprop([p], etas=etas, step_sizes=step_sizes)
-    opt.state[p] = {
-        "step": torch.tensor(1.0),
-        "prev": torch.tensor(prev, dtype=torch.float64),
-        "step_size": torch.tensor(step_size, dtype=torch.float64),
-    }
-    p.grad = torch.tensor(grad, dtype=torch.float64)
-    opt.step()
-    state = opt.state[p]
-    return p.detach().clone(), state["step_size"].clone(), state["prev"].clone()
+    theta_t, st = step_from_state(torch.optim.Rprop, theta, grad, {"step": 1, "prev": prev, "step_size": step_size},
+                                  etas=etas, step_sizes=step_sizes)
+    return theta_t, st["step_size"], st["prev"]
 
 
 def check_rprop_step(fn: Callable[..., Any]) -> Result:
@@ -59,25 +51,8 @@ def check_rprop_step(fn: Callable[..., Any]) -> Result:
     :math:`\\Delta_{t-1}`\\ （状态 ``step_size``）与两个二元组。依次比较 :math:`\\Delta_t`、
     :math:`\\tilde g_t`、:math:`\\theta_t`，报告第一个不一致的量与元素。从不抛出异常。
     """
-    results = []
-    for k, (theta, grad, prev, step_size, etas, step_sizes) in enumerate(_RPROP_CASES, start=1):
-        args = [torch.tensor(a, dtype=torch.float64) for a in (theta, grad, prev, step_size)]
-        got, err = call_user(fn, *args, etas, step_sizes)
-        if err is not None:
-            return err
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            return Result(False, f"第 {k} 组：函数应返回三元组 (theta_t, step_size_t, prev_t)，"
-                                 f"实际返回了 {type(got).__name__}")
-        theta_e, step_e, prev_e = rprop_reference(theta, grad, prev, step_size, etas, step_sizes)
-        case = summarize([
-            compare("Δ_t", got[1], step_e),
-            compare("g̃_t", got[2], prev_e),
-            compare("θ_t", got[0], theta_e),
-        ])
-        if not case.ok:
-            return Result(False, f"第 {k} 组（etas={etas}，step_sizes={step_sizes}）—— {case.message}")
-        results.append(f"第 {k} 组")
-    return Result(True, "与 torch.optim.Rprop 一致（" + "、".join(results) + "）")
+    return check_one_step(fn, _RPROP_CASES, rprop_reference, ("θ_t", "Δ_t", "g̃_t"), "(theta_t, step_size_t, prev_t)",
+                          lambda *c: f"etas={c[4]}，step_sizes={c[5]}", lambda *c: "", "torch.optim.Rprop")
 
 
 def bfgs_matrix(s_list: Sequence[torch.Tensor], y_list: Sequence[torch.Tensor], gamma: float) -> torch.Tensor:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..optim import AdamW, NAdam
-from . import Result, call_user, compare, summarize
+from . import Result, call_user, check_one_step, compare, one_step_reference
 
 __all__ = ["check_adamw_step", "check_nadam_mu", "adamw_reference", "nadam_mu_reference"]
 
@@ -29,46 +29,16 @@ _NADAM_CASES = ((0.9, 4e-3), (0.95, 0.1))
 _NADAM_STEPS = 30
 
 
-def adamw_reference(theta, grad, m, v, t, lr, betas, eps, weight_decay) -> tuple[torch.Tensor, ...]:
-    """用 :class:`optimlab.AdamW` 从给定状态 :math:`(m_{t-1}, v_{t-1})` 做第 ``t`` 步，返回 ``(θ_t, m_t, v_t)``。"""
-    p = torch.tensor(theta, dtype=torch.float64)
-    opt = AdamW([p], lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-    opt.state[p] = {
-        "step": torch.tensor(float(t - 1)),
-        "exp_avg": torch.tensor(m, dtype=torch.float64),
-        "exp_avg_sq": torch.tensor(v, dtype=torch.float64),
-    }
-    p.grad = torch.tensor(grad, dtype=torch.float64)
-    opt.step()
-    state = opt.state[p]
-    return p.detach().clone(), state["exp_avg"].clone(), state["exp_avg_sq"].clone()
+#: 用 :class:`optimlab.AdamW` 从给定状态 :math:`(m_{t-1}, v_{t-1})` 做第 ``t`` 步：
+#: ``adamw_reference(theta, grad, m, v, t, lr, betas, eps, weight_decay) -> (θ_t, m_t, v_t)``。
+adamw_reference = one_step_reference(AdamW, ("exp_avg", "exp_avg_sq"), ("lr", "betas", "eps", "weight_decay"))
 
 
 def check_adamw_step(fn: Callable[..., Any]) -> Result:
-    """检查读者的 ``fn(theta, grad, m, v, t, lr, betas, eps, weight_decay) -> (theta_t, m_t, v_t)``。
-
-    输入是 float64 张量（``theta``、``grad``、``m``、``v`` 为上一步之后的值）与 Python 数；
-    ``t`` 是本步的步数（从 1 开始）。依次比较 :math:`m_t`、:math:`v_t`、:math:`\\theta_t`，
-    报告第一个不一致的量与元素。从不抛出异常。
-    """
-    results = []
-    for k, (theta, grad, m, v, t, lr, betas, eps, wd) in enumerate(_ADAMW_CASES, start=1):
-        args = [torch.tensor(a, dtype=torch.float64) for a in (theta, grad, m, v)]
-        got, err = call_user(fn, *args, t, lr, betas, eps, wd)
-        if err is not None:
-            return err
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            return Result(False, f"第 {k} 组：函数应返回三元组 (theta_t, m_t, v_t)，实际返回了 {type(got).__name__}")
-        theta_e, m_e, v_e = adamw_reference(theta, grad, m, v, t, lr, betas, eps, wd)
-        case = summarize([
-            compare("m_t", got[1], m_e),
-            compare("v_t", got[2], v_e),
-            compare("θ_t", got[0], theta_e),
-        ])
-        if not case.ok:
-            return Result(False, f"第 {k} 组（t={t}，λ={wd:g}）—— {case.message}")
-        results.append(Result(True, f"第 {k} 组（t={t}）"))
-    return Result(True, "与 optimlab.AdamW 一致（" + "、".join(r.message for r in results) + "）")
+    """检查读者的 ``fn(theta, grad, m, v, t, lr, betas, eps, weight_decay) -> (theta_t, m_t, v_t)``\\ （``t`` 是本步的步数，从 1 开始），
+    依次比较 :math:`m_t`、:math:`v_t`、:math:`\\theta_t`；做法见 :func:`optimlab.exercises.check_one_step`。"""
+    return check_one_step(fn, _ADAMW_CASES, adamw_reference, ("θ_t", "m_t", "v_t"), "(theta_t, m_t, v_t)",
+                          lambda *c: f"t={c[4]}，λ={c[8]:g}", lambda *c: f"（t={c[4]}）", "optimlab.AdamW")
 
 
 def nadam_mu_reference(beta1: float, momentum_decay: float, steps: int = _NADAM_STEPS) -> torch.Tensor:
