@@ -66,6 +66,24 @@ def test_the_transform_joins_only_chinese_on_both_sides():
     assert join_cjk_lines("用\nAdam") == "用\nAdam"
 
 
+def test_the_transform_sees_line_breaks_in_their_own_nodes():
+    # MyST 把软换行解析成单独的 Text("\n")；Text 按字符串比较，所以几个 "\n" 节点互相“相等”
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from cjk_linebreaks import JoinCJKLines
+    from docutils import nodes
+    from docutils.frontend import get_default_settings
+    from docutils.parsers.rst import Parser
+    from docutils.utils import new_document
+
+    doc = new_document("t", get_default_settings(Parser))
+    para = nodes.paragraph()
+    para += [nodes.Text("曲面上"), nodes.Text("\n"), nodes.Text("调好"), nodes.Text("\n"),
+             nodes.literal(text="lr"), nodes.Text("\n"), nodes.strong(text="粗体"), nodes.Text("\n和")]
+    doc += para
+    JoinCJKLines(doc).apply()
+    assert para.astext() == "曲面上调好\nlr\n粗体和"
+
+
 @pytest.mark.parametrize("rel", CONTENT_PAGES)
 def test_no_line_break_space_between_chinese_characters(rel):
     text = prose(rel)

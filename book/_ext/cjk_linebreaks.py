@@ -26,17 +26,32 @@ def join_cjk_lines(text: str) -> str:
     return _BREAK.sub("", text)
 
 
+def _edge(node: nodes.Node, last: bool) -> str:
+    """节点文字的最后（``last``）或第一个字符；代码、公式算作非中文。"""
+    if isinstance(node, _SKIP):
+        return ""
+    text = node.astext() if isinstance(node, nodes.Element) else str(node)
+    return (text[-1:] if last else text[:1]) if text else ""
+
+
 class JoinCJKLines(SphinxTransform):
-    default_priority = 400
+    """MyST 把段落里的换行解析成单独的 ``Text("\\n")`` 节点（也可能在同一个节点里）：两种都处理。"""
+
+    default_priority = 760  # 在 SmartQuotes（750）之后："…" 已经换成中文引号
 
     def apply(self, **kwargs) -> None:
         for node in list(self.document.findall(nodes.Text)):
             parent = node.parent
             if parent is None or isinstance(parent, _SKIP) or "\n" not in node:
                 continue
-            joined = join_cjk_lines(str(node))
-            if joined != str(node):
-                parent.replace(node, nodes.Text(joined))
+            # 按身份找位置：Text 是 str 的子类，index()、replace() 按字符串相等比较，会找错节点
+            i = next(k for k, child in enumerate(parent.children) if child is node)
+            # 换行可能在节点的开头或结尾，另一侧的字在相邻的节点里（如 **粗体** 之后）：带上两边的字再判断
+            before = (_edge(parent[i - 1], last=True) if i > 0 else "") or "\x00"
+            after = (_edge(parent[i + 1], last=False) if i + 1 < len(parent) else "") or "\x00"
+            text = join_cjk_lines(before + str(node) + after)[1:-1]
+            if text != str(node):
+                parent[i] = nodes.Text(text)
 
 
 def setup(app: Sphinx) -> dict:
