@@ -1,7 +1,18 @@
-"""测试共用的夹具：可用设备列表。"""
+"""测试共用的夹具：可用设备列表；浏览器测试的站点与 Chromium 在 tests/sitekit.py（作为插件加载）。"""
+
+import os
 
 import pytest
 import torch
+
+# 探索器的严格模式（optimlab.widgets.base.STRICT）：只有优化器的非法超参数变成图中的消息，其他异常让测试
+# 失败。nbval 启动的内核继承这个环境变量，所以书中的探索器在测试里也是严格的。
+os.environ.setdefault("OPTIMLAB_STRICT", "1")
+
+pytest_plugins = ["sitekit"]
+
+#: 逐个测试分给两个 worker 的浏览器测试文件（其余文件整个留在一个 worker 上）
+SPREAD = ("tests/test_site.py::", "tests/test_reader.py::")
 
 DEVICES = [
     "cpu",
@@ -19,13 +30,13 @@ def device(request):
 def pytest_xdist_make_scheduler(config, log):
     """Under ``pytest -n 2 --dist loadscope`` (make test): each test file and each notebook stays on
     one worker, since a notebook's cells must run in order in one kernel and module fixtures should be
-    set up once. The browser tests of ``test_site.py`` are the exception: independent pages, spread
+    set up once. The browser tests of the files in SPREAD are the exception: independent pages, spread
     over both workers."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid):
-            if nodeid.startswith("tests/test_site.py::"):
+            if nodeid.startswith(SPREAD):
                 return nodeid
             return nodeid.split("::", 1)[0]
 
@@ -37,6 +48,7 @@ def pytest_xdist_make_scheduler(config, log):
 #: training spawns processes); ``make check`` leaves them out with the browser tests and nbval.
 SLOW = {
     "test_binder.py",
+    "test_cjk_text.py",  # 读构建好的站点
     "test_distributed.py",
     "test_scheduler_gallery.py",
     "test_site_extension.py",
@@ -53,7 +65,7 @@ def pytest_collection_modifyitems(config, items):
         name = item.path.name
         if name.endswith(".ipynb"):
             item.add_marker(pytest.mark.nbval)
-        elif name == "test_site.py":
+        elif name in ("test_site.py", "test_search.py", "test_reader.py"):
             item.add_marker(pytest.mark.browser)
         elif name in SLOW or name.startswith(("test_exercises_", "test_claims_")):
             item.add_marker(pytest.mark.slow)

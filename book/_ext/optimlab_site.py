@@ -23,7 +23,11 @@
   ``addTabStopsToScrollableElements`` 换成按需计算的 ``_static/optimlab-tabstops.js``（``_patch_theme``）；
 * 最后检查每一页：仍引用外部主机的脚本、样式表、图片等一律报警告，配合 ``-W`` 让构建失败。
 
-另外把 ``html_search_options['dict']``（jieba 用户词典）换成绝对路径，使中文搜索与构建目录无关。
+另外把 ``html_search_options['dict']``（jieba 用户词典）换成绝对路径，使中文搜索与构建目录无关；搜索页
+再加载 ``_static/optimlab-search.js``：按索引自己的词表切分读者的中文查询，结果的标题与摘要不显示 TeX 源码。
+Sphinx 的索引只记“哪些页面有这个词”，不记次数，同分的页面只能按标题字母序排；``_rank_index_by_use`` 在
+构建结束时把 searchindex.js 里每个词的页面列表按该页用这个词的次数从多到少排（列表的内容不变，只是顺序），
+optimlab-search.js 用这个顺序给同分的页面排先后。
 """
 
 from __future__ import annotations
@@ -94,6 +98,62 @@ def _absolute_search_dict(app, config):
             logger.warning("jieba 用户词典不存在：%s", path, type="optimlab", subtype="search")
         options["dict"] = str(path)
         config.html_search_options = options
+
+
+#: 只在搜索页加载的脚本（book/_static/）：切分中文查询、清理结果里的 TeX
+SEARCH_JS = "optimlab-search.js"
+
+
+def _search_page(app, pagename, templatename, context, doctree):
+    """搜索页加载 SEARCH_JS（defer：在页面模板同步加载的 searchtools.js 与 searchindex.js 之后运行）。"""
+    if pagename == "search":
+        app.add_js_file(SEARCH_JS, loading_method="defer")
+
+
+SEARCH_INDEX_PREFIX, SEARCH_INDEX_SUFFIX = "Search.setIndex(", ")"
+#: 页面正文（计数用）：article 元素里、去掉脚本与样式之后的文字
+_ARTICLE = re.compile(r'<article class="bd-article"[^>]*>(.*?)</article>', re.DOTALL)
+_NOT_TEXT = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.DOTALL | re.IGNORECASE)
+
+
+def rank_terms_by_use(index: dict, texts: dict) -> dict:
+    """把 ``index`` 的 ``terms`` 与 ``titleterms`` 里每个词的页面列表按页面正文里这个词出现的次数排序
+    （多的在前，同样多按页号）。
+
+    ``texts``：页号 -> 正文文字（小写）。只改列表的顺序；只有一个页面的词（存成整数）不动。
+    """
+    ranked = dict(index)
+    for key in ("terms", "titleterms"):
+        ranked[key] = {
+            term: sorted(files, key=lambda f: (-texts.get(f, "").count(term), f))
+            if isinstance(files, list) and len(files) > 1 else files
+            for term, files in index[key].items()
+        }
+    return ranked
+
+
+def _rank_index_by_use(app, exc):
+    if exc is not None or app.builder.format != "html":
+        return
+    import html as html_lib
+    import json
+
+    outdir = Path(app.outdir)
+    path = outdir / "searchindex.js"
+    if not path.is_file():
+        return
+    raw = path.read_text(encoding="utf-8")
+    if not (raw.startswith(SEARCH_INDEX_PREFIX) and raw.endswith(SEARCH_INDEX_SUFFIX)):
+        logger.warning("认不出 %s 的格式，没有按用词次数排序", path, type="optimlab", subtype="search")
+        return
+    index = json.loads(raw[len(SEARCH_INDEX_PREFIX) : -len(SEARCH_INDEX_SUFFIX)])
+    texts = {}
+    for i, docname in enumerate(index["docnames"]):
+        page = outdir / (docname + app.builder.out_suffix)
+        match = _ARTICLE.search(page.read_text(encoding="utf-8")) if page.is_file() else None
+        texts[i] = html_lib.unescape(_NOT_TEXT.sub(" ", match.group(1))).lower() if match else ""
+    ranked = rank_terms_by_use(index, texts)
+    path.write_text(SEARCH_INDEX_PREFIX + json.dumps(ranked, sort_keys=True) + SEARCH_INDEX_SUFFIX, encoding="utf-8")
 
 
 FONTAWESOME_JS = re.compile(r'[ \t]*<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"[^>]*></script>\n?')
@@ -311,9 +371,13 @@ def setup(app):
     app.connect("config-inited", _absolute_search_dict)
     app.connect("builder-inited", _template_filters)
     # 晚于 myst-nb 与 sphinx-thebe 的处理函数运行，此时页面的脚本列表已经完整
+    app.connect("html-page-context", _search_page)
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _copy_vendor)
     app.connect("build-finished", _patch_theme)
+    app.connect("build-finished", _rank_index_by_use)
     # 可滚动元素的 Tab 顺序，按需计算（book/_static/optimlab-tabstops.js，替代主题在 load 时的做法）
     app.add_js_file("optimlab-tabstops.js", loading_method="defer")
+    # 页首看得见的侧栏按钮转给主题装了处理函数的那一个（book/_static/optimlab-toggles.js）
+    app.add_js_file("optimlab-toggles.js", loading_method="defer")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
