@@ -133,13 +133,16 @@ pdf: $(PDF_IN_SITE)
 #  1. unit/oracle tests, binder and browser tests, and nbval over every stored notebook, one thread
 #     per process, spread over two worker processes (pytest-xdist). Each test file and each notebook
 #     stays on one worker (tests/conftest.py), so a notebook's cells run in order in one kernel; only
-#     the independent browser tests of tests/test_site.py are spread over both;
+#     the independent tests of the files in tests/conftest.py's SPREAD (browser pages, the slowest files)
+#     are spread over both one by one;
 #  2. nbval again, in a perturbed floating-point environment: no SIMD in ATen's kernels
 #     (ATEN_CPU_CAPABILITY=default), MKL's compatible code path (MKL_CBWR=COMPATIBLE) and two threads,
 #     over the notebooks that train or sweep (matrix products and reductions, whose last bit depends
 #     on the CPU). The stored outputs must match both, so no printed number depends on the CPU.
-#     One process: its two threads already fill the two cores (two workers of two threads each would
-#     oversubscribe them, and OpenMP's waiting threads slow small matrix products down many times).
+#     Two workers of two threads each: the four threads oversubscribe the two cores, so OpenMP's idle
+#     threads must sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE; spinning threads slow small matrix
+#     products down many times). The wait policy changes no result: the thread count, and so the way
+#     each reduction is split, stays two.
 #     `make test-perturbed ALL=1` runs the perturbed pass over every notebook.
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
 TRAINING_NOTEBOOKS := book/01_sgd.ipynb book/05_pytorch_adam.ipynb book/06_choosing.ipynb \
@@ -147,11 +150,11 @@ TRAINING_NOTEBOOKS := book/01_sgd.ipynb book/05_pytorch_adam.ipynb book/06_choos
 NBVAL     := -p nbval_plugin --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
              --nbval-cell-timeout=300 -p no:cacheprovider
 WORKERS   := -n 2 --dist loadscope
-PERTURBED := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+PERTURBED := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE
 
 test: setup chromium poppler $(HTML)/.built $(PDF_IN_SITE)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(NOTEBOOKS) tests $(NBVAL) $(WORKERS) -ra --durations=15
-	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) -q --durations=10
+	$(PERTURBED) $(BIN)/python -m pytest $(TRAINING_NOTEBOOKS) $(NBVAL) $(WORKERS) -q --durations=10
 
 # The developer loop: the library, oracle, validation and scheduler tests (no browser, no notebook, no
 # file marked slow in tests/conftest.py). Under a minute; make test still runs everything.

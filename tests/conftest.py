@@ -11,8 +11,12 @@ os.environ.setdefault("OPTIMLAB_STRICT", "1")
 
 pytest_plugins = ["sitekit"]
 
-#: 逐个测试分给两个 worker 的浏览器测试文件（其余文件整个留在一个 worker 上）
-SPREAD = ("tests/test_site.py::", "tests/test_reader.py::")
+#: 逐个测试（而不是整个文件）分给两个 worker 的文件：互不依赖的浏览器页面，以及几个最慢的测试文件。
+#: 整个文件留在一个 worker 上时，排在最后的慢文件会让另一个 worker 空等一两分钟。
+SPREAD = tuple(f"tests/{name}::" for name in (
+    "test_site.py", "test_reader.py", "test_widgets.py", "test_widgets_more.py", "test_sweep.py",
+    "test_scheduler_gallery.py", "test_validation.py",
+))
 
 DEVICES = [
     "cpu",
@@ -30,8 +34,8 @@ def device(request):
 def pytest_xdist_make_scheduler(config, log):
     """Under ``pytest -n 2 --dist loadscope`` (make test): each test file and each notebook stays on
     one worker, since a notebook's cells must run in order in one kernel and module fixtures should be
-    set up once. The browser tests of the files in SPREAD are the exception: independent pages, spread
-    over both workers."""
+    set up once. The files in SPREAD are the exception: their tests are independent (browser pages, the
+    slowest test files), and are spread over both workers one by one so that neither waits idle at the end."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFile(LoadScopeScheduling):
