@@ -69,14 +69,14 @@ class SweepResult:
     optimizer: str = ""
 
     @property
-    def final_loss(self) -> np.ndarray:
-        """最后的损失，形状 ``S``；发散处为 ``inf``。"""
-        return np.where(self.diverged_at >= 0, np.inf, self.loss[..., -1])
-
-    @property
     def shape(self) -> tuple[int, ...]:
         """设置的形状 ``S``。"""
         return self.diverged_at.shape
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        """最后的损失，形状 ``S``；发散处为 ``inf``。"""
+        return np.where(self.diverged_at >= 0, np.inf, self.loss[..., -1])
 
     def trajectory(self, *index: int, label: str = "") -> Trajectory:
         """第 ``index`` 组设置的结果，作为 :class:`~optimlab.trajectory.Trajectory`\\ （便于画图）。"""
@@ -87,6 +87,8 @@ class SweepResult:
 # ---------------------------------------------------------------------------------------------------
 # 逐行内核。param、grad 与状态形状 (K, 2)；h[name] 是形状 (K, 1) 的逐行超参数（布尔开关为 Python bool），
 # h[表名][t] 是第 t 步的 Python 标量表（形状 (K, 1)）。每条语句对应优化器 _update 的同编号一行。
+# 这些内核是 optimlab/optim 中 _update 的批量孪生（tests/test_sweep.py 逐位锁定），彼此的开头（读逐行超参数、
+# 建零状态）也像各 _update 的开头一样相似：这是有意的，每个内核只逐行对应自己的 _update，不与别的内核共用代码。
 # ---------------------------------------------------------------------------------------------------
 
 

@@ -14,16 +14,9 @@ from .evaluations import evals_to_losses, lbfgs_iterates
 
 
 
-def sweep_surface(
-    surface: Surface,
-    optimizer: Callable[..., torch.optim.Optimizer],
-    lrs: Sequence[float],
-    steps: int = 500,
-    x0: tuple[float, float] | None = None,
-    stop_at: float | None = None,
-    hold: int = 1,
-    **hparams,
-) -> np.ndarray:
+def sweep_surface(surface: Surface, optimizer: Callable[..., torch.optim.Optimizer], lrs: Sequence[float],
+                  steps: int = 500, x0: tuple[float, float] | None = None, stop_at: float | None = None,
+                  hold: int = 1, **hparams) -> np.ndarray:
     """对每个学习率从同一起点各跑一条轨迹，返回损失数组，形状 ``(len(lrs), steps + 1)``。
 
     所有学习率由 :func:`optimlab.trajectory.run_many` 同步运行（``shared=True``：同一个优化器的不同
@@ -67,15 +60,8 @@ def sweep_surface(
     return np.stack([r.loss for r in runs])
 
 
-def lbfgs_surface(
-    surface: Surface,
-    lrs: Sequence[float],
-    evals: int = 500,
-    x0: tuple[float, float] | None = None,
-    stop_at: float | None = None,
-    hold: int = 1,
-    **hparams,
-) -> np.ndarray:
+def lbfgs_surface(surface: Surface, lrs: Sequence[float], evals: int = 500, x0: tuple[float, float] | None = None,
+                  stop_at: float | None = None, hold: int = 1, **hparams) -> np.ndarray:
     """LBFGS 在二维曲面上按 **求值次数** 计的损失，形状 ``(len(lrs), evals + 1)``，格式同 :func:`sweep_surface`。
 
     ``loss[i, e]`` 是第 i 个学习率用了 e 次函数与梯度求值之后、当前迭代点的函数值；一阶方法每一步

@@ -7,9 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import (
-    BaseOptimizer, as_scalar, check_nonnegative, check_unsupported, real_view, scalar_dtype,
-)
+from .base import BaseOptimizer, as_scalar, check_nonnegative, check_tensor_lr, real_view
 
 __all__ = ["Adadelta"]
 
@@ -53,60 +51,32 @@ class Adadelta(BaseOptimizer):
       :math:`\Delta\theta_t` 再转回复数加到参数上（同 torch）。
 
     参数与 ``torch.optim.Adadelta``\ （torch 2.13）完全相同。
-    ``foreach`` 被接受但忽略；``capturable``、``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
 
     Args:
-        params: 待优化的参数（可迭代的张量、``named_parameters()`` 或参数组字典）。
         lr (float | Tensor): 学习率 :math:`\eta`\ （论文中没有），默认 1.0。
         rho (float): :math:`\rho`，:math:`0 \le \rho \le 1`，默认 0.9。
-        eps (float): :math:`\epsilon`，默认 1e-6。
+        eps (float): 加在两个平方根之内的 :math:`\epsilon`\ （第 (4) 行），默认 1e-6。
         weight_decay (float): :math:`\lambda`，默认 0。
         maximize (bool): 最大化目标函数，默认 False。
     """
 
     _sparse_error = "Adadelta does not support sparse gradients"
-    _group_setdefault = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    _buffers = ("square_avg", "acc_delta")
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1.0,
-        rho: float = 0.9,
-        eps: float = 1e-6,
-        weight_decay: float = 0,
-        foreach: bool | None = None,
-        *,
-        capturable: bool = False,
-        maximize: bool = False,
-        differentiable: bool = False,
-    ) -> None:
+    def __init__(self, params, lr: float | Tensor = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0, foreach: bool | None = None, *,
+                 capturable: bool = False, maximize: bool = False, differentiable: bool = False) -> None:
         # 参数检查：顺序与报错信息同 torch.optim.Adadelta。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        check_tensor_lr(lr)
         check_nonnegative(lr=lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         check_nonnegative(eps=eps, weight_decay=weight_decay)
-
-        defaults = {
-            "lr": lr,
-            "rho": rho,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "maximize": maximize,
-            "capturable": capturable,
-            "foreach": foreach,
-            "differentiable": differentiable,
-        }
-        super().__init__(params, defaults)
-        check_unsupported(type(self).__name__, capturable=capturable, differentiable=differentiable)
-
-    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = torch.zeros((), dtype=scalar_dtype())
-        state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["acc_delta"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      capturable=capturable, foreach=foreach, differentiable=differentiable))
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.Adadelta.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         rho, eps, weight_decay = group["rho"], group["eps"], group["weight_decay"]
 

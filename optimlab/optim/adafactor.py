@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import BaseOptimizer, as_scalar, evaluate, scalar_dtype, value
+from .base import BaseOptimizer, as_scalar, check_tensor_lr, value
 
 __all__ = ["Adafactor"]
 
@@ -74,7 +74,6 @@ class Adafactor(BaseOptimizer):
     与稀疏梯度（同 torch）。
 
     Args:
-        params: 待优化的参数。
         lr (float | Tensor): :math:`\eta`，相对步长的上限与权重衰减的系数，默认 1e-2。
         beta2_decay (float): :math:`\tau \le 0`，默认 -0.8。
         eps (tuple): :math:`(\epsilon_1, \epsilon_2)`，默认 ``(None, 1e-3)``；:math:`\epsilon_1` 为 ``None``
@@ -84,23 +83,15 @@ class Adafactor(BaseOptimizer):
         maximize (bool): 最大化目标函数，默认 False。
     """
 
+    _complex_error = "Adafactor does not support complex parameters"
+    _sparse_error = "Adafactor does not support sparse gradients"
     _group_setdefault = {"foreach": None}
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-2,
-        beta2_decay: float = -0.8,
-        eps: tuple[float | None, float] = (None, 1e-3),
-        d: float = 1.0,
-        weight_decay: float = 0.0,
-        *,
-        foreach: bool | None = None,
-        maximize: bool = False,
-    ) -> None:
-        # 参数检查：顺序与报错信息同 torch.optim.Adafactor。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+    def __init__(self, params, lr: float | Tensor = 1e-2, beta2_decay: float = -0.8,
+                 eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0, weight_decay: float = 0.0, *,
+                 foreach: bool | None = None, maximize: bool = False) -> None:
+        # 参数检查：顺序与报错信息同 torch.optim.Adafactor（措辞与其他优化器不同，照原样写出）。
+        check_tensor_lr(lr)
         if not 0.0 <= lr:
             raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
         if not 0.0 >= beta2_decay:
@@ -113,53 +104,20 @@ class Adafactor(BaseOptimizer):
             raise ValueError(f"Clipping threshold d should be >= 1 but is: {d}")
         if not 0.0 <= weight_decay:
             raise ValueError(f"weight_decay should be >= 0 but is: {weight_decay}")
+        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
+                                      foreach=foreach, maximize=maximize))
 
-        defaults = {
-            "lr": lr,
-            "beta2_decay": beta2_decay,
-            "eps": eps,
-            "d": d,
-            "weight_decay": weight_decay,
-            "foreach": foreach,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """执行一步优化。
-
-        与 ``BaseOptimizer.step`` 相同，另有两处照搬 torch：逐个参数先检查复数、再检查稀疏梯度；
-        :math:`\\epsilon_1` 为 ``None`` 时整组共用第一个有梯度参数的 dtype 的机器精度。
-
-        Args:
-            closure (Callable, optional): 重新计算损失并返回它的闭包（在启用梯度的环境下调用）。
-        """
-        loss = evaluate(closure)
-
-        for group in self.param_groups:
-            todo = []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if torch.is_complex(p):
-                    raise RuntimeError("Adafactor does not support complex parameters")
-                if p.grad.is_sparse:
-                    raise RuntimeError("Adafactor does not support sparse gradients")
-                state = self.state[p]
-                if len(state) == 0:
-                    self._init_state(p, state, group)
-                todo.append((p, state))
-            eps1 = group["eps"][0]
-            if eps1 is None and todo:
-                eps1 = torch.finfo(todo[0][0].dtype).eps
-            for p, state in todo:
-                self._update(p, p.grad, state, group, eps1=eps1)
-        return loss
+    def _update_group(self, group: dict[str, Any], todo: list[tuple[Tensor, dict[str, Any]]]) -> None:
+        # 同 torch：ε₁ 为 None 时整组共用第一个有梯度参数的 dtype 的机器精度
+        eps1 = group["eps"][0]
+        if eps1 is None and todo:
+            eps1 = torch.finfo(todo[0][0].dtype).eps
+        for p, state in todo:
+            self._update(p, p.grad, state, group, eps1=eps1)
 
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         grad = p.grad
-        state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
+        super()._init_state(p, state, group)
         if grad.dim() > 1:
             row_shape, col_shape = list(grad.shape), list(grad.shape)
             row_shape[-1] = 1
@@ -172,6 +130,7 @@ class Adafactor(BaseOptimizer):
     def _update(
         self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any], *, eps1: float
     ) -> None:
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.Adafactor.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         eps2, d, weight_decay = group["eps"][1], group["d"], group["weight_decay"]
 

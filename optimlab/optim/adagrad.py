@@ -7,10 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import (
-    BaseOptimizer, as_scalar, check_fused, check_nonnegative, check_unsupported, real_view,
-    scalar_dtype, value,
-)
+from .base import BaseOptimizer, as_scalar, check_nonnegative, check_tensor_lr, real_view, value
 
 __all__ = ["Adagrad"]
 
@@ -44,52 +41,28 @@ class Adagrad(BaseOptimizer):
     ``add_param_group`` 加入的参数在第一次更新时创建，初值取构造时的 ``initial_accumulator_value``。
 
     参数与 ``torch.optim.Adagrad``\ （torch 2.13）完全相同：``lr`` 默认 1e-2，``eps`` 默认 1e-10。
-    ``foreach`` 被接受但忽略；``fused``、``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
     """
 
     _group_setdefault = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-2,
-        lr_decay: float = 0,
-        weight_decay: float = 0,
-        initial_accumulator_value: float = 0,
-        eps: float = 1e-10,
-        foreach: bool | None = None,
-        *,
-        maximize: bool = False,
-        differentiable: bool = False,
-        fused: bool | None = None,
-    ) -> None:
+    def __init__(self, params, lr: float | Tensor = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, fused: bool | None = None) -> None:
         # 参数检查：顺序与报错信息同 torch.optim.Adagrad。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        check_nonnegative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value, eps=eps)
-
-        defaults = {
-            "lr": lr,
-            "lr_decay": lr_decay,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "initial_accumulator_value": initial_accumulator_value,
-            "foreach": foreach,
-            "maximize": maximize,
-            "differentiable": differentiable,
-            "fused": fused,
-        }
-        super().__init__(params, defaults)
-        check_fused(fused, foreach, differentiable)
-        check_unsupported(type(self).__name__, fused=fused, differentiable=differentiable)
-
+        check_tensor_lr(lr)
+        check_nonnegative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                          initial_accumulator_value=initial_accumulator_value, eps=eps)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, fused=fused))
+        # 状态在构造时就建好（同 torch），不等第一次更新
         for group in self.param_groups:
             for p in group["params"]:
                 self._init_state(p, self.state[p], group)
 
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        super()._init_state(p, state, group)
         init = self.defaults["initial_accumulator_value"]
-        state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
         state["sum"] = torch.full_like(
             p, complex(init, init) if torch.is_complex(p) else init, memory_format=torch.preserve_format
         )
@@ -102,6 +75,7 @@ class Adagrad(BaseOptimizer):
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         # 批量版本：optimlab.sweep._adagrad，同编号的行一一对应（tests/test_sweep.py 逐位核对）
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.Adagrad.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         weight_decay, eps = group["weight_decay"], group["eps"]
         state_sum = state["sum"]

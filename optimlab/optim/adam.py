@@ -8,12 +8,26 @@ import torch
 from torch import Tensor
 
 from .base import (
-    BaseOptimizer, as_scalar, check_betas, check_fused, check_nonnegative, check_unsupported,
-    like, real_view, scalar_dtype, value,
+    BaseOptimizer, as_scalar, check_betas, check_nonnegative, check_tensor_lr, like, real_view,
+    value, zero_buffers,
 )
 
 __all__ = ["Adam", "AdamW"]
 
+
+def _check_tensor_betas(betas: tuple[Any, Any], foreach: Any, capturable: Any) -> None:
+    """torch.optim.Adam 对张量 β 的检查：两个都是 float 或都是张量，且张量只有一个元素。"""
+    if not (
+        (isinstance(betas[0], float) and isinstance(betas[1], float))
+        or (isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor))
+    ):
+        raise ValueError("betas must be either both floats or both Tensors")
+    for i in (0, 1):
+        if isinstance(betas[i], Tensor):
+            if not capturable and foreach:
+                raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True")
+            if betas[i].numel() != 1:
+                raise ValueError(f"Tensor betas[{i}] must be 1-element")
 
 
 def bias_corrections(beta1: Any, beta2: Any, t: float) -> tuple[Any, Any]:
@@ -64,7 +78,6 @@ class Adam(BaseOptimizer):
     ``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
 
     Args:
-        params: 待优化的参数（可迭代的张量、``named_parameters()`` 或参数组字典）。
         lr (float | Tensor): 学习率 :math:`\eta`，默认 1e-3。
         betas (tuple): :math:`(\beta_1, \beta_2)`，默认 (0.9, 0.999)。
         eps (float): :math:`\epsilon`，默认 1e-8。
@@ -75,87 +88,40 @@ class Adam(BaseOptimizer):
     """
 
     _sparse_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
-    _group_setdefault = {
-        "amsgrad": False,
-        "maximize": False,
-        "foreach": None,
-        "capturable": False,
-        "differentiable": False,
-        "decoupled_weight_decay": False,
-        "fused": None,
-    }
+    _buffers = ("exp_avg", "exp_avg_sq")  # amsgrad 时再加 max_exp_avg_sq
+    _group_setdefault = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
+                         "differentiable": False, "decoupled_weight_decay": False, "fused": None}
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-3,
-        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        amsgrad: bool = False,
-        *,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        capturable: bool = False,
-        differentiable: bool = False,
-        fused: bool | None = None,
-        decoupled_weight_decay: bool = False,
-    ) -> None:
+    def __init__(self, params, lr: float | Tensor = 1e-3, betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
         # 参数检查：顺序与报错信息同 torch.optim.Adam。
-        if isinstance(lr, Tensor):
-            if foreach and not capturable:
-                raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
-            if lr.numel() != 1:
-                raise ValueError("Tensor lr must be 1-element")
+        check_tensor_lr(lr, foreach=foreach, capturable=capturable)
         check_nonnegative(lr=lr, eps=eps)
         check_betas(betas)
         check_nonnegative(weight_decay=weight_decay)
-        if not (
-            (isinstance(betas[0], float) and isinstance(betas[1], float))
-            or (isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor))
-        ):
-            raise ValueError("betas must be either both floats or both Tensors")
-        for i in (0, 1):
-            if isinstance(betas[i], Tensor):
-                if not capturable and foreach:
-                    raise ValueError(
-                        f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True"
-                    )
-                if betas[i].numel() != 1:
-                    raise ValueError(f"Tensor betas[{i}] must be 1-element")
+        _check_tensor_betas(betas, foreach, capturable)
         betas = tuple(map(as_scalar, betas))
-
-        defaults = {
-            "lr": lr,
-            "betas": betas,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "amsgrad": amsgrad,
-            "maximize": maximize,
-            "foreach": foreach,
-            "capturable": capturable,
-            "differentiable": differentiable,
-            "fused": fused,
-            "decoupled_weight_decay": decoupled_weight_decay,
-        }
-        super().__init__(params, defaults)
-        check_fused(fused, foreach, differentiable)
-        check_unsupported(type(self).__name__, fused=fused, capturable=capturable, differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
-        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        super()._init_state(p, state, group)
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            zero_buffers(p, state, "max_exp_avg_sq")
 
-    def _check_group(self, group: dict[str, Any]) -> None:
+    def _prepare(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         # 同 torch：每一步都检查（学习率可能在构造之后才被换成张量），在本组的任何更新之前报错
         if group["foreach"] and torch.is_tensor(group["lr"]) and not group["capturable"]:
             raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         # 批量版本：optimlab.sweep._adam，同编号的行一一对应（tests/test_sweep.py 逐位核对）
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.Adam.update（AdamW 共用），同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         beta1, beta2 = map(as_scalar, group["betas"])
         weight_decay, eps, amsgrad = group["weight_decay"], group["eps"], group["amsgrad"]
@@ -206,35 +172,13 @@ class AdamW(Adam):
     参数同 ``torch.optim.AdamW``：``weight_decay`` 默认 1e-2，没有 ``decoupled_weight_decay`` 参数。
     """
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-3,
-        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-        *,
-        maximize: bool = False,
-        foreach: bool | None = None,
-        capturable: bool = False,
-        differentiable: bool = False,
-        fused: bool | None = None,
-    ) -> None:
-        super().__init__(
-            params,
-            lr,
-            betas,
-            eps,
-            weight_decay,
-            amsgrad,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
-            decoupled_weight_decay=True,
-        )
+    def __init__(self, params, lr: float | Tensor = 1e-3, betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -8,8 +8,7 @@ import torch
 from torch import Tensor
 
 from .base import (
-    BaseOptimizer, as_scalar, check_betas, check_nonnegative, check_unsupported, real_view,
-    scalar_dtype, value,
+    BaseOptimizer, as_scalar, check_betas, check_nonnegative, check_tensor_lr, real_view, value,
 )
 
 __all__ = ["Adamax"]
@@ -50,10 +49,8 @@ class Adamax(BaseOptimizer):
       数值与 ``torch.maximum`` 相同；optimlab 不支持 ``differentiable``，只有后一种写法。
 
     参数与 ``torch.optim.Adamax``\ （torch 2.13）完全相同：``lr`` 默认 2e-3（与论文的 :math:`\alpha` 相同）。
-    ``foreach`` 被接受但忽略；``capturable``、``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
 
     Args:
-        params: 待优化的参数（可迭代的张量、``named_parameters()`` 或参数组字典）。
         lr (float | Tensor): 学习率 :math:`\eta`，默认 2e-3。
         betas (tuple): :math:`(\beta_1, \beta_2)`，默认 (0.9, 0.999)。
         eps (float): :math:`\epsilon`，默认 1e-8。
@@ -62,47 +59,21 @@ class Adamax(BaseOptimizer):
     """
 
     _sparse_error = "Adamax does not support sparse gradients"
-    _group_setdefault = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    _buffers = ("exp_avg", "exp_inf")
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 2e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        foreach: bool | None = None,
-        *,
-        maximize: bool = False,
-        differentiable: bool = False,
-        capturable: bool = False,
-    ) -> None:
+    def __init__(self, params, lr: float | Tensor = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, capturable: bool = False) -> None:
         # 参数检查：顺序与报错信息同 torch.optim.Adamax。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        check_tensor_lr(lr)
         check_nonnegative(lr=lr, eps=eps)
         check_betas(betas)
         check_nonnegative(weight_decay=weight_decay)
-
-        defaults = {
-            "lr": lr,
-            "betas": betas,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "foreach": foreach,
-            "maximize": maximize,
-            "differentiable": differentiable,
-            "capturable": capturable,
-        }
-        super().__init__(params, defaults)
-        check_unsupported(type(self).__name__, capturable=capturable, differentiable=differentiable)
-
-    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
-        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_inf"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, capturable=capturable))
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.Adamax.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         beta1, beta2 = group["betas"]
         weight_decay, eps = group["weight_decay"], group["eps"]

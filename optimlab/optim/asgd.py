@@ -8,7 +8,8 @@ import torch
 from torch import Tensor
 
 from .base import (
-    BaseOptimizer, as_scalar, check_nonnegative, check_unsupported, real_view, scalar_dtype, value,
+    BaseOptimizer, as_scalar, check_nonnegative, check_tensor_lr, real_view, scalar_dtype, value,
+    zero_buffers,
 )
 
 __all__ = ["ASGD"]
@@ -64,7 +65,6 @@ class ASGD(BaseOptimizer):
     ``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
 
     Args:
-        params: 待优化的参数（可迭代的张量、``named_parameters()`` 或参数组字典）。
         lr (float | Tensor): 初始学习率 :math:`\eta`，默认 1e-2。
         lambd (float): 衰减项 :math:`\kappa`，默认 1e-4。
         alpha (float): 步长衰减的幂 :math:`\alpha`，默认 0.75。
@@ -74,40 +74,17 @@ class ASGD(BaseOptimizer):
     """
 
     _sparse_error = "ASGD does not support sparse gradients"
-    _scalar_state = ()  # step、eta、mu 由下面的 __setstate__ 转换（放在参数所在的设备上，同 torch）
-    _group_setdefault = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    _scalar_state = {}  # step、eta、mu 放在参数所在的设备上（同 torch），由下面的 _init_state 与 __setstate__ 处理
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-2,
-        lambd: float = 1e-4,
-        alpha: float = 0.75,
-        t0: float = 1e6,
-        weight_decay: float = 0,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        differentiable: bool = False,
-        capturable: bool = False,
-    ) -> None:
+    def __init__(self, params, lr: float | Tensor = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, t0: float = 1e6,
+                 weight_decay: float = 0, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False, capturable: bool = False) -> None:
         # 参数检查：顺序与报错信息同 torch.optim.ASGD。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        check_tensor_lr(lr)
         check_nonnegative(lr=lr, weight_decay=weight_decay)
-
-        defaults = {
-            "lr": lr,
-            "lambd": lambd,
-            "alpha": alpha,
-            "t0": t0,
-            "weight_decay": weight_decay,
-            "foreach": foreach,
-            "maximize": maximize,
-            "differentiable": differentiable,
-            "capturable": capturable,
-        }
-        super().__init__(params, defaults)
-        check_unsupported(type(self).__name__, capturable=capturable, differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                                      foreach=foreach, maximize=maximize, differentiable=differentiable,
+                                      capturable=capturable))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -122,9 +99,10 @@ class ASGD(BaseOptimizer):
         state["step"] = torch.zeros((), device=p.device, dtype=scalar_dtype())
         state["eta"] = torch.as_tensor(as_scalar(group["lr"]), device=p.device, dtype=scalar_dtype()).clone().detach()
         state["mu"] = torch.ones((), device=p.device, dtype=scalar_dtype())
-        state["ax"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        zero_buffers(p, state, "ax")
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.ASGD.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         lambd, alpha, t0, weight_decay = group["lambd"], group["alpha"], group["t0"], group["weight_decay"]
         eta, mu = state["eta"], state["mu"]

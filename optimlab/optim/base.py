@@ -2,17 +2,20 @@
 
 ``BaseOptimizer`` 继承 :class:`torch.optim.Optimizer`，负责：
 
-* ``step(closure)``：在 ``torch.no_grad()`` 下遍历参数组，跳过 ``.grad is None`` 的参数；
-* 按 torch.optim 的顺序做稀疏梯度检查与状态的惰性初始化；
-* 拒绝 optimlab 不支持的性能开关（``fused`` / ``capturable`` / ``differentiable``）；
-* ``__setstate__``：载入旧格式状态时把 ``step`` 等标量转换成张量。
+* 构造：构造参数就是参数组的默认值；``fused`` 的组合检查；拒绝 optimlab 不支持的性能开关
+  （``fused`` / ``capturable`` / ``differentiable``）；
+* ``step(closure)``：在 ``torch.no_grad()`` 下遍历参数组，跳过 ``.grad is None`` 的参数，
+  按 torch.optim 的顺序做复数与稀疏检查、惰性初始化状态（标量状态与零缓冲，用 torch 的状态键）；
+* ``__setstate__``：载入旧格式状态时把 ``step`` 等标量转换成张量，补齐参数组缺少的键。
 
-具体算法只需实现 ``_init_state``\\ （新参数的状态）和 ``_update``\\ （一个参数的一步更新）。
-每个算法的 ``_update`` 就是书中对应章节的公式，逐行对应。
+构造参数的检查也在这里（``check_tensor_lr``、``check_nonnegative``、``check_betas``），报错信息同 torch。
+具体算法只需声明自己的状态（类属性 ``_buffers`` 等，特殊的才覆盖 ``_init_state``）并实现 ``_update``\\ （一个参数的
+一步更新）。每个算法的 ``_update`` 就是书中对应章节的公式，逐行对应。
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -20,8 +23,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 __all__ = [
-    "BaseOptimizer", "as_scalar", "check_betas", "check_fused", "check_nonnegative", "check_unsupported",
-    "evaluate", "like", "real_view", "scalar_dtype", "value",
+    "FLAG_DEFAULTS", "BaseOptimizer", "as_scalar", "check_betas", "check_fused", "check_nonnegative",
+    "check_tensor_lr", "check_unsupported", "evaluate", "like", "real_view", "scalar_dtype", "value", "zero_buffers",
 ]
 
 # optimlab 只有一份单张量循环实现；以下开关属于 torch 的其他实现（CUDA Graph、
@@ -80,6 +83,15 @@ def check_nonnegative(**values: Any) -> None:
             raise ValueError(_NONNEGATIVE_MESSAGES.get(name, f"Invalid {name} value: {{}}").format(x))
 
 
+def check_tensor_lr(lr: Any, *, foreach: Any = None, capturable: Any = False) -> None:
+    """张量学习率必须只有一个元素；Adam 类还拒绝 ``foreach=True`` 且 ``capturable=False`` 的张量学习率（同 torch）。"""
+    if isinstance(lr, Tensor):
+        if foreach and not capturable:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+
+
 def check_betas(betas: tuple[Any, Any]) -> None:
     """:math:`0 \\le \\beta_1, \\beta_2 < 1`，报错信息同 torch。"""
     for i in (0, 1):
@@ -96,6 +108,17 @@ def check_fused(fused: Any, foreach: Any, differentiable: Any) -> None:
             raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
+def zero_buffers(p: Tensor, state: dict[str, Any], *names: str) -> None:
+    """``state[name]`` 设为与 ``p`` 同形状、同内存格式的零张量，按给出的顺序（torch 的状态键名）。"""
+    for name in names:
+        state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+#: torch 中 ``foreach``、``maximize``、``differentiable``、``capturable`` 四个开关的参数组默认值；
+#: torch 多数优化器的 ``__setstate__`` 用它补齐旧状态里缺少的键。
+FLAG_DEFAULTS: dict[str, Any] = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+
+
 def check_unsupported(cls_name: str, **flags: Any) -> None:
     """``fused`` / ``capturable`` / ``differentiable`` 为真时给出明确的错误。"""
     for name in _UNSUPPORTED_FLAGS:
@@ -107,28 +130,86 @@ def check_unsupported(cls_name: str, **flags: Any) -> None:
 
 
 class BaseOptimizer(Optimizer):
-    """optimlab 优化器的基类。子类设置以下类属性并实现 ``_init_state`` 与 ``_update``。"""
+    """optimlab 优化器的基类。子类用以下类属性声明自己与 torch 不同的地方，并实现 ``_update``。
+
+    构造函数做完参数检查后调用 ``super().__init__(params, defaults)``\\ ：构造参数（除 ``params``）就是
+    参数组的默认值，键的顺序同 torch；随后这里做 torch 在 ``Optimizer.__init__`` 之后的 ``fused`` 检查，
+    并拒绝 optimlab 不支持的开关。
+
+    torch 的 ``foreach`` 参数被接受但忽略（optimlab 只有单张量循环）；``fused``、``capturable``、``differentiable``
+    为 ``True`` 时抛出 ``NotImplementedError``。各优化器有哪些开关与 torch 相同。
+
+    所有优化器的第一个参数 ``params`` 是待优化的参数：可迭代的张量、``named_parameters()`` 或参数组字典
+    （同 torch）；各优化器的 Args 只列出 ``params`` 之后的参数。
+    """
 
     #: 不接受稀疏梯度时的报错信息（与 torch 一字不差）；``None`` 表示由 ``_update`` 自己处理。
     _sparse_error: str | None = None
-    #: 载入旧状态时需要从 Python 数转换成张量的标量状态键。
-    _scalar_state: tuple[str, ...] = ("step",)
-    #: 载入旧状态时参数组缺少的键及其默认值（同 torch 各优化器的 ``__setstate__``）。
-    _group_setdefault: dict[str, Any] = {}
+    #: 不接受复数参数时的报错信息（Adafactor、Muon），在稀疏检查之前；``None`` 表示接受。
+    _complex_error: str | None = None
+    #: 标量状态及其初值：``_init_state`` 先按此顺序建 0 维张量（dtype 见 :func:`scalar_dtype`），
+    #: 载入旧状态时把这些键从 Python 数转换成张量。
+    _scalar_state: dict[str, float] = {"step": 0.0}
+    #: 与参数同形状的零缓冲，用 torch 的状态键，在标量状态之后按此顺序创建。
+    _buffers: tuple[str, ...] = ()
+    #: 状态缺少这个键时初始化（torch 的 Muon）；``None`` 表示状态为空时初始化（其余优化器）。
+    _init_key: str | None = None
+    #: 载入旧状态时参数组缺少的键及其默认值（同 torch 各优化器的 ``__setstate__``）；``None`` 表示
+    #: :data:`FLAG_DEFAULTS` 中本优化器的构造函数也有的那几个开关（torch 多数优化器正是这样做的）。
+    _group_setdefault: dict[str, Any] | None = None
+
+    def __init__(self, params, defaults: dict[str, Any]) -> None:
+        super().__init__(params, defaults)
+        if "fused" in defaults:
+            check_fused(defaults["fused"], defaults["foreach"], defaults["differentiable"])
+        check_unsupported(type(self).__name__, **defaults)
 
     def _uses_state(self, group: dict[str, Any]) -> bool:
         """该参数组是否需要每个参数的状态（SGD 在 momentum=0 时不需要）。"""
         return True
 
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """新参数的状态：``_scalar_state`` 的 0 维张量，再是 ``_buffers`` 的零缓冲（同 torch 的顺序）。"""
+        for key, init in self._scalar_state.items():
+            state[key] = torch.tensor(init, dtype=scalar_dtype())
+        zero_buffers(p, state, *self._buffers)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        """参数组级的兼容性检查，torch 在 ``_init_group`` 中对每个有梯度的参数、初始化状态之后进行
-        （例如 Adam 的“张量学习率与 foreach”）。默认什么也不做；放在这里，``_update`` 只剩公式。"""
+    def _check_param(self, p: Tensor) -> None:
+        """有梯度的参数在初始化状态之前的检查：先复数参数，再稀疏梯度（报错信息见类属性）。"""
+        if self._complex_error is not None and torch.is_complex(p):
+            raise RuntimeError(self._complex_error)
+        if self._sparse_error is not None and p.grad.is_sparse:
+            raise RuntimeError(self._sparse_error)
+
+    def _prepare(self, p: Tensor, state: dict[str, Any] | None, group: dict[str, Any]) -> None:
+        """初始化状态之后、本组任何更新之前，对每个有梯度的参数做的其余事情（torch 的 ``_init_group``），
+        例如 Adam 的参数组级兼容性检查。默认什么也不做；放在这里，``_update`` 只剩公式。"""
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def _prepare_group(self, group: dict[str, Any]) -> list[tuple[Tensor, dict[str, Any] | None]]:
+        """与 torch 的 ``_init_group`` 同序：逐个有梯度的参数检查、惰性初始化状态、``_prepare``；
+        返回 ``(参数, 状态)`` 列表。整组准备好之后才开始更新，所以出错时本组没有任何参数被改动。"""
+        uses_state = self._uses_state(group)
+        todo = []
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            self._check_param(p)
+            state = None
+            if uses_state:
+                state = self.state[p]
+                if (self._init_key not in state) if self._init_key is not None else len(state) == 0:
+                    self._init_state(p, state, group)
+            self._prepare(p, state, group)
+            todo.append((p, state))
+        return todo
+
+    def _update_group(self, group: dict[str, Any], todo: list[tuple[Tensor, dict[str, Any] | None]]) -> None:
+        """逐个参数调用 ``_update``。"""
+        for p, state in todo:
+            self._update(p, p.grad, state, group)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -138,32 +219,19 @@ class BaseOptimizer(Optimizer):
             closure (Callable, optional): 重新计算损失并返回它的闭包（在启用梯度的环境下调用）。
         """
         loss = evaluate(closure)
-
         for group in self.param_groups:
             check_unsupported(type(self).__name__, **group)
-            uses_state = self._uses_state(group)
-            todo = []
-            # 与 torch 的 _init_group 同序：先检查稀疏并惰性初始化整组的状态，再逐个更新。
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if self._sparse_error is not None and p.grad.is_sparse:
-                    raise RuntimeError(self._sparse_error)
-                state = None
-                if uses_state:
-                    state = self.state[p]
-                    if len(state) == 0:
-                        self._init_state(p, state, group)
-                self._check_group(group)
-                todo.append((p, state))
-            for p, state in todo:
-                self._update(p, p.grad, state, group)
+            self._update_group(group, self._prepare_group(group))
         return loss
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
+        setdefault = self._group_setdefault
+        if setdefault is None:  # 构造函数里有的那几个开关（不看 defaults：torch 的 __setstate__ 会往里加键）
+            names = inspect.signature(type(self)).parameters
+            setdefault = {key: default for key, default in FLAG_DEFAULTS.items() if key in names}
         for group in self.param_groups:
-            for key, default in self._group_setdefault.items():
+            for key, default in setdefault.items():
                 group.setdefault(key, default)
             for p in group["params"]:
                 p_state = self.state.get(p, {})

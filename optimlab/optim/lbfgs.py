@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import BaseOptimizer, as_scalar, check_nonnegative, real_view
+from .base import BaseOptimizer, as_scalar, check_nonnegative, check_tensor_lr, real_view
 
 __all__ = ["LBFGS"]
 
@@ -183,35 +183,19 @@ class LBFGS(BaseOptimizer):
         line_search_fn (str | None): ``"strong_wolfe"`` 或 ``None``\ （默认）。
     """
 
-    _scalar_state = ()  # 没有 step 这类需要转换的标量状态
+    _scalar_state = {}  # 没有 step 这类需要转换的标量状态
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1,
-        max_iter: int = 20,
-        max_eval: int | None = None,
-        tolerance_grad: float = 1e-7,
-        tolerance_change: float = 1e-9,
-        history_size: int = 100,
-        line_search_fn: str | None = None,
-    ) -> None:
+    def __init__(self, params, lr: float | Tensor = 1, max_iter: int = 20, max_eval: int | None = None,
+                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
+                 line_search_fn: str | None = None) -> None:
         # 参数检查：顺序与报错信息同 torch.optim.LBFGS。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        check_tensor_lr(lr)
         check_nonnegative(lr=lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
-        defaults = {
-            "lr": lr,
-            "max_iter": max_iter,
-            "max_eval": max_eval,
-            "tolerance_grad": tolerance_grad,
-            "tolerance_change": tolerance_change,
-            "history_size": history_size,
-            "line_search_fn": line_search_fn,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
+                                      tolerance_change=tolerance_change, history_size=history_size,
+                                      line_search_fn=line_search_fn))
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
 

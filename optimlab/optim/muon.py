@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import BaseOptimizer, as_scalar, evaluate
+from .base import BaseOptimizer, as_scalar, check_tensor_lr
 
 __all__ = ["Muon", "newton_schulz"]
 
@@ -155,21 +155,17 @@ class Muon(BaseOptimizer):
         adjust_lr_fn (str | None): ``"original"``\ （``None`` 同此）或 ``"match_rms_adamw"``，默认 None。
     """
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-3,
-        weight_decay: float = 0.1,
-        momentum: float = 0.95,
-        nesterov: bool = True,
-        ns_coefficients: tuple[float, float, float] = (DEFAULT_A, DEFAULT_B, DEFAULT_C),
-        eps: float = EPS,
-        ns_steps: int = DEFAULT_NS_STEPS,
-        adjust_lr_fn: str | None = None,
-    ) -> None:
-        # 参数检查：顺序与报错信息同 torch.optim.Muon。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+    _complex_error = "Muon does not support complex parameters"
+    _sparse_error = "Muon does not support sparse gradients"
+    _scalar_state = {}  # 没有 step
+    _init_key = "momentum_buffer"  # 同 torch：状态里没有动量缓冲时才初始化
+
+    def __init__(self, params, lr: float | Tensor = 1e-3, weight_decay: float = 0.1, momentum: float = 0.95,
+                 nesterov: bool = True,
+                 ns_coefficients: tuple[float, float, float] = (DEFAULT_A, DEFAULT_B, DEFAULT_C),
+                 eps: float = EPS, ns_steps: int = DEFAULT_NS_STEPS, adjust_lr_fn: str | None = None) -> None:
+        # 参数检查：顺序与报错信息同 torch.optim.Muon（措辞与其他优化器不同，照原样写出）。
+        check_tensor_lr(lr)
         if not 0.0 <= lr:
             raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
         if not 0.0 <= momentum:
@@ -178,18 +174,9 @@ class Muon(BaseOptimizer):
             raise ValueError(f"weight decay should be >= 0 but is: {weight_decay}")
         if adjust_lr_fn is not None and adjust_lr_fn not in ["original", "match_rms_adamw"]:
             raise ValueError(f"Adjust learning rate function {adjust_lr_fn} is not supported")
-
-        defaults = {
-            "lr": lr,
-            "weight_decay": weight_decay,
-            "momentum": momentum,
-            "nesterov": nesterov,
-            "ns_coefficients": ns_coefficients,
-            "eps": eps,
-            "ns_steps": ns_steps,
-            "adjust_lr_fn": adjust_lr_fn,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+                                      ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
+                                      adjust_lr_fn=adjust_lr_fn))
 
         for group in self.param_groups:
             for p in group["params"]:
@@ -197,34 +184,6 @@ class Muon(BaseOptimizer):
                     raise ValueError(
                         f"Muon only supports 2D parameters whereas we found a parameter with size: {p.size()}"
                     )
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """执行一步优化。
-
-        与 ``BaseOptimizer.step`` 相同，只是照搬 torch 的检查顺序：逐个参数先检查复数、再检查稀疏梯度。
-
-        Args:
-            closure (Callable, optional): 重新计算损失并返回它的闭包（在启用梯度的环境下调用）。
-        """
-        loss = evaluate(closure)
-
-        for group in self.param_groups:
-            todo = []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if torch.is_complex(p):
-                    raise RuntimeError("Muon does not support complex parameters")
-                if p.grad.is_sparse:
-                    raise RuntimeError("Muon does not support sparse gradients")
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    self._init_state(p, state, group)
-                todo.append((p, state))
-            for p, state in todo:
-                self._update(p, p.grad, state, group)
-        return loss
 
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["momentum_buffer"] = torch.zeros_like(p.grad, memory_format=torch.preserve_format)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from .base import (
-    BaseOptimizer, as_scalar, check_betas, check_nonnegative, check_unsupported, real_view,
-    scalar_dtype, value,
+    BaseOptimizer, as_scalar, check_betas, check_nonnegative, check_tensor_lr, real_view, value,
 )
 
 __all__ = ["NAdam"]
@@ -60,63 +58,31 @@ class NAdam(BaseOptimizer):
     :math:`\Pi_t` 存在状态 ``mu_product`` 中，是 float32（默认 dtype 为 float64 时是 float64）的 0 维张量。
 
     参数与 ``torch.optim.NAdam``\ （torch 2.13）完全相同：``lr`` 默认 2e-3。
-    ``foreach`` 被接受但忽略；``capturable``、``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
     """
 
     _sparse_error = "NAdam does not support sparse gradients"
-    _scalar_state = ("step", "mu_product")
-    _group_setdefault = {
-        "maximize": False,
-        "foreach": None,
-        "capturable": False,
-        "differentiable": False,
-        "decoupled_weight_decay": False,
-    }
+    _scalar_state = {"step": 0.0, "mu_product": 1.0}
+    _buffers = ("exp_avg", "exp_avg_sq")
+    _group_setdefault = {"maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+                         "decoupled_weight_decay": False}
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 2e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        momentum_decay: float = 4e-3,
-        decoupled_weight_decay: bool = False,
-        *,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        capturable: bool = False,
-        differentiable: bool = False,
-    ) -> None:
+    def __init__(self, params, lr: float | Tensor = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False) -> None:
         # 参数检查：顺序与报错信息同 torch.optim.NAdam。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        check_tensor_lr(lr)
         check_nonnegative(lr=lr, eps=eps)
         check_betas(betas)
         check_nonnegative(weight_decay=weight_decay, momentum_decay=momentum_decay)
-        defaults = {
-            "lr": lr,
-            "betas": betas,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "momentum_decay": momentum_decay,
-            "decoupled_weight_decay": decoupled_weight_decay,
-            "maximize": maximize,
-            "foreach": foreach,
-            "capturable": capturable,
-            "differentiable": differentiable,
-        }
-        super().__init__(params, defaults)
-        check_unsupported(type(self).__name__, capturable=capturable, differentiable=differentiable)
-
-    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
-        state["mu_product"] = torch.tensor(1.0, dtype=scalar_dtype())
-        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable))
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         # 批量版本：optimlab.sweep._nadam，同编号的行一一对应（tests/test_sweep.py 逐位核对）
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.NAdam.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         beta1, beta2 = group["betas"]
         weight_decay, eps, momentum_decay = group["weight_decay"], group["eps"], group["momentum_decay"]

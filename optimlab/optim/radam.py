@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from .base import (
-    BaseOptimizer, as_scalar, check_betas, check_nonnegative, check_unsupported, real_view,
-    scalar_dtype, value,
+    BaseOptimizer, as_scalar, check_betas, check_nonnegative, check_tensor_lr, real_view, value,
 )
 
 __all__ = ["RAdam"]
@@ -24,7 +22,8 @@ class RAdam(BaseOptimizer):
 
        \begin{aligned}
        &\textbf{输入：}\eta\ (\texttt{lr}),\ \beta_1, \beta_2\ (\texttt{betas}),\ \epsilon\ (\texttt{eps}),
-        \ \lambda\ (\texttt{weight\_decay}),\ \theta_0;\quad m_0 = v_0 = 0 \\
+        \ \lambda\ (\texttt{weight\_decay}),\ \theta_0;\quad m_0 = v_0 = 0;\quad
+        \rho_\infty = \frac{2}{1-\beta_2} - 1 \\
        &\textbf{for } t = 1, 2, \dots \\
        &\quad g_t = \nabla_\theta f_t(\theta_{t-1})\quad(\texttt{maximize} \text{ 时取 } -\nabla_\theta f_t)
          && (1)\\
@@ -33,8 +32,7 @@ class RAdam(BaseOptimizer):
        &\quad m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t && (3)\\
        &\quad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 && (4)\\
        &\quad \hat m_t = \frac{m_t}{1-\beta_1^t} && (5)\\
-       &\quad \rho_\infty = \frac{2}{1-\beta_2} - 1,\qquad
-              \rho_t = \rho_\infty - \frac{2t\,\beta_2^t}{1-\beta_2^t} && (6)\\
+       &\quad \rho_t = \rho_\infty - \frac{2t\,\beta_2^t}{1-\beta_2^t} && (6)\\
        &\quad r_t = \sqrt{\frac{(\rho_t-4)(\rho_t-2)\,\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\,\rho_t}},
               \qquad l_t = \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t}+\epsilon}\quad(\rho_t > 5) && (7)\\
        &\quad \theta_t = \theta_{t-1} - \eta\,\hat m_t\, l_t\, r_t\quad(\rho_t > 5) && (8)\\
@@ -59,10 +57,8 @@ class RAdam(BaseOptimizer):
       对应 ``decoupled_weight_decay=True``\ （RAdamW）。
 
     参数与 ``torch.optim.RAdam``\ （torch 2.13）完全相同：``lr`` 默认 1e-3，没有 ``fused``。
-    ``foreach`` 被接受但忽略；``capturable``、``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
 
     Args:
-        params: 待优化的参数（可迭代的张量、``named_parameters()`` 或参数组字典）。
         lr (float | Tensor): 学习率 :math:`\eta`，默认 1e-3。
         betas (tuple): :math:`(\beta_1, \beta_2)`，默认 (0.9, 0.999)。
         eps (float): :math:`\epsilon`，默认 1e-8。
@@ -72,55 +68,12 @@ class RAdam(BaseOptimizer):
     """
 
     _sparse_error = "RAdam does not support sparse gradients"
-    _group_setdefault = {
-        "foreach": None,
-        "maximize": False,
-        "differentiable": False,
-        "decoupled_weight_decay": False,
-        "capturable": False,
-    }
-
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        decoupled_weight_decay: bool = False,
-        *,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        capturable: bool = False,
-        differentiable: bool = False,
-    ) -> None:
-        # 参数检查：顺序与报错信息同 torch.optim.RAdam。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        check_nonnegative(lr=lr, eps=eps)
-        check_betas(betas)
-        check_nonnegative(weight_decay=weight_decay)
-
-        defaults = {
-            "lr": lr,
-            "betas": betas,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "maximize": maximize,
-            "foreach": foreach,
-            "capturable": capturable,
-            "decoupled_weight_decay": decoupled_weight_decay,
-            "differentiable": differentiable,
-        }
-        super().__init__(params, defaults)
-        check_unsupported(type(self).__name__, capturable=capturable, differentiable=differentiable)
-
-    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
-        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    _buffers = ("exp_avg", "exp_avg_sq")
+    _group_setdefault = {"foreach": None, "maximize": False, "differentiable": False,
+                         "decoupled_weight_decay": False, "capturable": False}
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.RAdam.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         beta1, beta2 = group["betas"]
         weight_decay, eps = group["weight_decay"], group["eps"]
@@ -155,3 +108,16 @@ class RAdam(BaseOptimizer):
             param.add_(bias_corrected_exp_avg * lr * adaptive_lr * rect, alpha=-1.0)  # (8) θ_t = θ − η m̂ l r
         else:
             param.add_(bias_corrected_exp_avg * lr, alpha=-1.0)  # (9) θ_t = θ − η m̂_t
+
+    def __init__(self, params, lr: float | Tensor = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, decoupled_weight_decay: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False) -> None:
+        # 参数检查：顺序与报错信息同 torch.optim.RAdam。
+        check_tensor_lr(lr)
+        check_nonnegative(lr=lr, eps=eps)
+        check_betas(betas)
+        check_nonnegative(weight_decay=weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      foreach=foreach, capturable=capturable,
+                                      decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from .base import (
-    BaseOptimizer, as_scalar, check_nonnegative, check_unsupported, real_view, scalar_dtype,
+    BaseOptimizer, as_scalar, check_nonnegative, check_tensor_lr, real_view, zero_buffers,
 )
 
 __all__ = ["RMSprop"]
@@ -41,63 +40,33 @@ class RMSprop(BaseOptimizer):
     偏差校正，所以最初几步的步长大于 :math:`\eta`\ （这正是 Adam 要做偏差校正的原因）。
 
     参数与 ``torch.optim.RMSprop``\ （torch 2.13）完全相同：``lr`` 默认 1e-2，``alpha`` 默认 0.99。
-    ``foreach`` 被接受但忽略；``capturable``、``differentiable`` 为 ``True`` 时抛出 ``NotImplementedError``。
     """
 
     _sparse_error = "RMSprop does not support sparse gradients"
-    _group_setdefault = {
-        "momentum": 0,
-        "centered": False,
-        "foreach": None,
-        "maximize": False,
-        "differentiable": False,
-        "capturable": False,
-    }
+    _buffers = ("square_avg",)  # momentum > 0 时再加 momentum_buffer，centered 时再加 grad_avg
+    _group_setdefault = {"momentum": 0, "centered": False, "foreach": None, "maximize": False,
+                         "differentiable": False, "capturable": False}
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        momentum: float = 0,
-        centered: bool = False,
-        capturable: bool = False,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        differentiable: bool = False,
-    ) -> None:
+    def __init__(self, params, lr: float | Tensor = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False) -> None:
         # 参数检查：顺序与报错信息同 torch.optim.RMSprop。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        check_tensor_lr(lr)
         check_nonnegative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
-
-        defaults = {
-            "lr": lr,
-            "momentum": momentum,
-            "alpha": alpha,
-            "eps": eps,
-            "centered": centered,
-            "weight_decay": weight_decay,
-            "capturable": capturable,
-            "foreach": foreach,
-            "maximize": maximize,
-            "differentiable": differentiable,
-        }
-        super().__init__(params, defaults)
-        check_unsupported(type(self).__name__, capturable=capturable, differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                                      weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable))
 
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = torch.zeros((), dtype=scalar_dtype())
-        state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        super()._init_state(p, state, group)
         if group["momentum"] > 0:
-            state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            zero_buffers(p, state, "momentum_buffer")
         if group["centered"]:
-            state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            zero_buffers(p, state, "grad_avg")
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         # 批量版本：optimlab.sweep._rmsprop，同编号的行一一对应（tests/test_sweep.py 逐位核对）
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.RMSprop.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         alpha, eps, weight_decay, momentum = group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
 

@@ -7,9 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import (
-    BaseOptimizer, as_scalar, check_nonnegative, check_unsupported, real_view, scalar_dtype,
-)
+from .base import BaseOptimizer, as_scalar, check_nonnegative, check_tensor_lr, real_view
 
 __all__ = ["Rprop"]
 
@@ -54,7 +52,6 @@ class Rprop(BaseOptimizer):
     ``True`` 时抛出 ``NotImplementedError``。复数参数的实部与虚部作为两个独立的实数处理（同 torch）。
 
     Args:
-        params: 待优化的参数（可迭代的张量、``named_parameters()`` 或参数组字典）。
         lr (float | Tensor): 初始步长 :math:`\Delta_0`，默认 1e-2。
         etas (tuple): :math:`(\eta_-, \eta_+)`，需满足 :math:`0 < \eta_- < 1 < \eta_+`，默认 (0.5, 1.2)。
         step_sizes (tuple): :math:`(\Delta_{\min}, \Delta_{\max})`，默认 (1e-6, 50)。
@@ -62,42 +59,21 @@ class Rprop(BaseOptimizer):
     """
 
     _sparse_error = "Rprop does not support sparse gradients"
-    _group_setdefault = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    _buffers = ("prev",)  # 之后是 step_size，初值为 lr，见 _init_state
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-2,
-        etas: tuple[float, float] = (0.5, 1.2),
-        step_sizes: tuple[float, float] = (1e-6, 50),
-        *,
-        capturable: bool = False,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        differentiable: bool = False,
-    ) -> None:
+    def __init__(self, params, lr: float | Tensor = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
+                 step_sizes: tuple[float, float] = (1e-6, 50), *, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False) -> None:
         # 参数检查：顺序与报错信息同 torch.optim.Rprop。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        check_tensor_lr(lr)
         check_nonnegative(lr=lr)
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
-
-        defaults = {
-            "lr": lr,
-            "etas": etas,
-            "step_sizes": step_sizes,
-            "foreach": foreach,
-            "maximize": maximize,
-            "differentiable": differentiable,
-            "capturable": capturable,
-        }
-        super().__init__(params, defaults)
-        check_unsupported(type(self).__name__, capturable=capturable, differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable, capturable=capturable))
 
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = torch.zeros((), dtype=scalar_dtype())
-        state["prev"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        super()._init_state(p, state, group)
         if p.dtype.is_complex:
             # 实部与虚部是两个独立的坐标，虚部的步长也从 lr 开始
             state["step_size"] = torch.full_like(p.grad, complex(group["lr"], group["lr"]))
@@ -105,6 +81,7 @@ class Rprop(BaseOptimizer):
             state["step_size"] = torch.full_like(p.grad, as_scalar(group["lr"]))  # Δ₀ = η
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.Rprop.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .base import BaseOptimizer, as_scalar, check_fused, check_unsupported
+from .base import BaseOptimizer, as_scalar, check_tensor_lr
 
 __all__ = ["SGD"]
 
@@ -49,7 +49,6 @@ class SGD(BaseOptimizer):
     为 ``True`` 时抛出 ``NotImplementedError``。支持稀疏梯度（同 torch）。
 
     Args:
-        params: 待优化的参数。
         lr (float | Tensor): 学习率 :math:`\eta`，默认 1e-3。
         momentum (float): 动量因子 :math:`\mu`，默认 0。
         dampening (float): 阻尼 :math:`\tau`，默认 0。
@@ -58,65 +57,34 @@ class SGD(BaseOptimizer):
         maximize (bool): 最大化目标函数，默认 False。
     """
 
-    _group_setdefault = {
-        "nesterov": False,
-        "maximize": False,
-        "foreach": None,
-        "differentiable": False,
-        "fused": False,
-    }
+    _scalar_state = {}  # 没有 step；动量缓冲在第一次更新时由梯度本身创建，见 _update 的 (3)
+    _group_setdefault = {"nesterov": False, "maximize": False, "foreach": None, "differentiable": False, "fused": False}
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-3,
-        momentum: float = 0,
-        dampening: float = 0,
-        weight_decay: float | Tensor = 0,
-        nesterov: bool = False,
-        *,
-        maximize: bool = False,
-        foreach: bool | None = None,
-        differentiable: bool = False,
-        fused: bool | None = None,
-    ) -> None:
-        # 参数检查：顺序与报错信息同 torch.optim.SGD。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+    def __init__(self, params, lr: float | Tensor = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float | Tensor = 0, nesterov: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
+        # 参数检查：顺序与报错信息同 torch.optim.SGD（这里是 ``x < 0.0``，NaN 能通过，不同于 check_nonnegative）。
+        check_tensor_lr(lr)
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-
-        defaults = {
-            "lr": lr,
-            "momentum": momentum,
-            "dampening": dampening,
-            "weight_decay": weight_decay,
-            "nesterov": nesterov,
-            "maximize": maximize,
-            "foreach": foreach,
-            "differentiable": differentiable,
-            "fused": fused,
-        }
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        super().__init__(params, defaults)
-        check_fused(fused, foreach, differentiable)
-        check_unsupported(type(self).__name__, fused=fused, differentiable=differentiable)
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     def _uses_state(self, group: dict[str, Any]) -> bool:
         # 没有动量时 SGD 不保存任何状态（state_dict 的 state 为空，同 torch）
         return group["momentum"] != 0
 
-    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        # 动量缓冲在第一次更新时由梯度本身创建，见 _update 的 (3)
-        pass
-
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any] | None, group: dict[str, Any]) -> None:
         # 批量版本：optimlab.sweep._sgd，同编号的行一一对应（tests/test_sweep.py 逐位核对）
+        # 浏览器版本：optimlab/optim/rules.mjs 的 RULES.SGD.update，同编号的行一一对应（tests/test_browser_math.py 核对）
         lr = as_scalar(group["lr"])
         weight_decay, momentum = group["weight_decay"], group["momentum"]
 

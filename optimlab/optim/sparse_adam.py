@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import BaseOptimizer, as_scalar, evaluate
+from .base import BaseOptimizer, as_scalar, check_betas, check_tensor_lr
 
 __all__ = ["SparseAdam"]
 
@@ -59,37 +59,26 @@ class SparseAdam(BaseOptimizer):
     参数与 ``torch.optim.SparseAdam``\ （torch 2.13）完全相同。
 
     Args:
-        params: 待优化的参数（可迭代的张量、``named_parameters()`` 或参数组字典）。
         lr (float | Tensor): 学习率 :math:`\eta`，默认 1e-3。
         betas (tuple): :math:`(\beta_1, \beta_2)`，默认 (0.9, 0.999)。
         eps (float): :math:`\epsilon`，默认 1e-8。
         maximize (bool): 最大化目标函数，默认 False。
     """
 
-    _scalar_state = ()  # step 是 Python 整数（同 torch），载入时不转换成张量
+    _scalar_state = {}  # step 是 Python 整数（同 torch），载入时不转换成张量；见 _init_state
+    _buffers = ("exp_avg", "exp_avg_sq")
+    _group_setdefault = {}  # torch 的 SparseAdam 载入旧状态时不补任何键
 
-    def __init__(
-        self,
-        params,
-        lr: float | Tensor = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        maximize: bool = False,
-    ) -> None:
-        # 参数检查：顺序与报错信息同 torch.optim.SparseAdam。
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+    def __init__(self, params, lr: float | Tensor = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, maximize: bool = False) -> None:
+        # 参数检查：顺序与报错信息同 torch.optim.SparseAdam（学习率与 ε 必须严格为正）。
+        check_tensor_lr(lr)
         if not 0.0 < lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 < eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-
-        defaults = {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize}
-        super().__init__(params, defaults)
+        check_betas(betas)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
 
         # 参数本身必须是稠密的实数张量：先报告所有稀疏参数，再报告所有复数参数（同 torch）
         sparse_params, complex_params = [], []
@@ -108,37 +97,18 @@ class SparseAdam(BaseOptimizer):
                 f"Complex params at indices {complex_params}: SparseAdam does not support complex parameters"
             )
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """执行一步优化。
-
-        与基类不同（同 torch）：稠密梯度报错，且 ``step`` 在检查整组时就加 1，早于本组的任何更新。
-
-        Args:
-            closure (Callable, optional): 重新计算损失并返回它的闭包（在启用梯度的环境下调用）。
-        """
-        loss = evaluate(closure)
-
-        for group in self.param_groups:
-            todo = []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if not p.grad.is_sparse:
-                    raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead")
-                state = self.state[p]
-                if len(state) == 0:
-                    self._init_state(p, state, group)
-                state["step"] += 1  # t ← t + 1
-                todo.append((p, state))
-            for p, state in todo:
-                self._update(p, p.grad, state, group)
-        return loss
+    def _check_param(self, p: Tensor) -> None:
+        # 与其他优化器相反（同 torch）：只接受稀疏梯度
+        if not p.grad.is_sparse:
+            raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead")
 
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["step"] = 0
-        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        super()._init_state(p, state, group)
+
+    def _prepare(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        # 同 torch：t 在检查整组时就加 1，早于本组的任何更新
+        state["step"] += 1  # t ← t + 1
 
     def _update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr = as_scalar(group["lr"])
