@@ -14,9 +14,9 @@ from torch import Tensor, nn
 from torch.optim import lr_scheduler as S
 
 from . import problems
-from .optim import SGD
+from .optim import SGD, Adam
 
-__all__ = ["History", "fit", "linear_model", "mlp", "Combined", "hidden_muon", "SCHEDULER_KINDS", "scheduler_run",
+__all__ = ["History", "fit", "linear_model", "mlp", "Combined", "hidden_muon", "SCHEDULER_KINDS", "ScheduleHistory", "scheduler_run",
            "regression_optimum", "regression_lr_limit"]
 
 
@@ -169,36 +169,74 @@ def hidden_muon(params, lr: float = 1e-3, adjust_lr_fn: str | None = "match_rms_
 # ----------------------------------------------------------------------------------------------
 
 #: :func:`scheduler_run` 认识的调度器。
-SCHEDULER_KINDS = ("constant", "step", "cosine", "onecycle")
+SCHEDULER_KINDS = ("constant", "step", "plateau", "cosine", "onecycle")
+
+
+@dataclass
+class ScheduleHistory(History):
+    """:class:`History` 加上每次更新时参数组里的动量（SGD 的 ``momentum`` 或 Adam 的 ``betas[0]``），以及
+    ReduceLROnPlateau 降低学习率的轮次（第 k 轮末，k 从 1 起；其他调度器为空）。"""
+
+    momentum: list[float] = field(default_factory=list)
+    reductions: list[int] = field(default_factory=list)
 
 
 @functools.lru_cache(maxsize=256)
 def scheduler_run(kind: str, lr: float, step_size: int = 10, gamma: float = 0.3, T_max: int = 30,
-                  max_lr: float = 0.1, pct_start: float = 0.3, epochs: int = 30, batch_size: int = 20) -> History:
-    """用 optimlab.SGD 训练 ``problems.linear_regression`` 上的一元线性模型。
+                  max_lr: float = 0.1, pct_start: float = 0.3, epochs: int = 30, batch_size: int = 20, *,
+                  factor: float = 0.5, patience: int = 2, optimizer: str = "sgd", momentum: float = 0.0,
+                  beta1: float = 0.9, cycle_momentum: bool = False,
+                  dtype: torch.dtype = torch.float32) -> ScheduleHistory:
+    """用 optimlab 的 SGD（``optimizer="sgd"``，动量 ``momentum``）或 Adam（``"adam"``，β₁ 为 ``beta1``，
+    β₂ = 0.999）训练 ``problems.linear_regression`` 上的一元线性模型。
 
-    返回 :class:`History`\\ （按参数缓存，调用者不要修改它）。StepLR 与 CosineAnnealingLR 每轮调用一次
-    ``step()``；OneCycleLR 每次更新调用一次（``total_steps`` = 轮数 × 每轮更新次数，
-    ``cycle_momentum=False``，只看学习率的形状）。
+    返回 :class:`ScheduleHistory`\\ （按参数缓存，调用者不要修改它）。StepLR 与 CosineAnnealingLR 每轮调用一次
+    ``step()``；ReduceLROnPlateau（``factor``、``patience``，其余取 torch 的默认值）每轮以全数据损失调用
+    ``step(loss)``；OneCycleLR 每次更新调用一次（``total_steps`` = 轮数 × 每轮更新次数）。``cycle_momentum=True``
+    时 OneCycleLR 让 SGD 的动量或 Adam 的 β₁ 在 0.85 与 0.95 之间反向循环（此时 ``momentum``、``beta1`` 只是初值，
+    随即被调度器改写）；默认 ``False``，只看学习率的形状。``dtype`` 是数据与模型的精度（默认 float32；
+    网页上的 JavaScript 以 float64 计算，测试用 ``dtype=torch.float64`` 与它比对）。
     """
     X, y, _ = problems.linear_regression()
-    X, y = X[:, :1].float(), y[:, None].float()
+    X, y = X[:, :1].to(dtype), y[:, None].to(dtype)
     per_epoch = math.ceil(len(X) / batch_size)
     if kind == "constant":
-        sched, per = None, "epoch"
+        make, per = None, "epoch"
     elif kind == "step":
-        sched, per = (lambda o: S.StepLR(o, step_size=step_size, gamma=gamma)), "epoch"
+        make, per = (lambda o: S.StepLR(o, step_size=step_size, gamma=gamma)), "epoch"
+    elif kind == "plateau":
+        make, per = (lambda o: S.ReduceLROnPlateau(o, factor=factor, patience=patience)), "epoch"
     elif kind == "cosine":
-        sched, per = (lambda o: S.CosineAnnealingLR(o, T_max=T_max)), "epoch"
+        make, per = (lambda o: S.CosineAnnealingLR(o, T_max=T_max)), "epoch"
     elif kind == "onecycle":
-        sched = lambda o: S.OneCycleLR(  # noqa: E731
+        make = lambda o: S.OneCycleLR(  # noqa: E731
             o, max_lr=max_lr, total_steps=epochs * per_epoch, pct_start=pct_start,
-            cycle_momentum=False)
+            cycle_momentum=cycle_momentum)
         per = "step"
     else:
         raise ValueError(f"unknown scheduler {kind!r}")
-    return fit(linear_model(1), X, y, SGD, batch_size=batch_size, epochs=epochs, seed=0,
-               scheduler=sched, scheduler_per=per, lr=lr)
+    if optimizer == "sgd":
+        opt, hparams, key = SGD, {"momentum": momentum}, "momentum"
+    elif optimizer == "adam":
+        opt, hparams, key = Adam, {"betas": (beta1, 0.999)}, "betas"
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}")
+    used: list[float] = []
+    groups: list[dict] = []
+
+    def scheduler(o):  # 每次更新之前记下参数组里的动量（调度器可能改写它）
+        o.register_step_pre_hook(lambda o, args, kwargs: used.append(
+            float(o.param_groups[0]["betas"][0] if key == "betas" else o.param_groups[0][key])))
+        groups.append(o.param_groups[0])
+        return make(o) if make is not None else None
+
+    h = fit(linear_model(1).to(dtype), X, y, opt, batch_size=batch_size, epochs=epochs, seed=0,
+            scheduler=scheduler, scheduler_per=per, lr=lr, **hparams)
+    cuts = []
+    if kind == "plateau":  # 学习率只在轮末变：第 k 轮的第一次更新比前一次小；最后一轮末的看参数组
+        cuts = [k // per_epoch for k in range(per_epoch, len(h.lr), per_epoch) if h.lr[k] < h.lr[k - 1]]
+        cuts += [epochs] if h.diverged_at is None and groups[0]["lr"] < h.lr[-1] else []
+    return ScheduleHistory(**vars(h), momentum=used, reductions=cuts)
 
 
 def _regression_design() -> tuple[Tensor, Tensor]:

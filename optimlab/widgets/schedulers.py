@@ -1,4 +1,7 @@
-"""学习率调度器探索器：调度器的形状（左）及其对一次小批量 SGD 训练的影响（右，与常数学习率对比）。
+"""学习率调度器探索器：调度器的形状（左）及其对一次小批量 SGD 或 Adam 训练的影响（右，与常数学习率对比）。
+
+调度器有 StepLR、ReduceLROnPlateau、CosineAnnealingLR 与 OneCycleLR；OneCycleLR 可以同时让 SGD 的动量或
+Adam 的 β₁ 反向循环（``cycle_momentum``），左图用右侧的纵轴画出每次更新时的动量。
 
 训练本身（:func:`optimlab.training.scheduler_run`）与噪声下限（:func:`optimlab.training.regression_optimum`）
 在 :mod:`optimlab.training`；本模块只画图。
@@ -13,36 +16,48 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
-from ..training import History, regression_lr_limit, regression_optimum, scheduler_run
+from ..training import History, ScheduleHistory, regression_lr_limit, regression_optimum, scheduler_run
 from .base import OPTIMIZER_ERRORS, Explorer, divergence_message, error_message, fmt
 from .controls import Control, Definition, define, make_controls
 
 __all__ = ["SchedulerExplorer", "SCHEDULERS", "SCHEDULE_LABELS", "SCHEDULER_DEF"]
 
-SCHEDULERS = (("常数（不调度）", "constant"), ("StepLR", "step"), ("CosineAnnealingLR", "cosine"),
-              ("OneCycleLR", "onecycle"))
+SCHEDULERS = (("常数（不调度）", "constant"), ("StepLR", "step"), ("ReduceLROnPlateau", "plateau"),
+              ("CosineAnnealingLR", "cosine"), ("OneCycleLR", "onecycle"))
+OPTIMIZERS = (("SGD", "sgd"), ("Adam", "adam"))
 
 #: 图例中调度曲线的名字（每个调度器一个，灰色虚线是常数 η₀ 的对照）。
-SCHEDULE_LABELS = {"constant": "常数 η₀（不调度）", "step": "StepLR",
+SCHEDULE_LABELS = {"constant": "常数 η₀（不调度）", "step": "StepLR", "plateau": "ReduceLROnPlateau",
                    "cosine": "CosineAnnealingLR（余弦）", "onecycle": "OneCycleLR"}
-_SHORT_NAMES = {"constant": "常数 η₀", "step": "StepLR", "cosine": "余弦", "onecycle": "OneCycle"}
+_SHORT_NAMES = {"constant": "常数 η₀", "step": "StepLR", "plateau": "Plateau", "cosine": "余弦",
+                "onecycle": "OneCycle"}
+MOMENTUM_COLOR = "#2ca02c"
 
 #: 每个调度器自己的控件（其余调度器的控件此时不可用）。
-SCHEDULER_CONTROLS = {"step": ("step_size", "gamma"), "cosine": ("T_max",), "onecycle": ("max_lr", "pct_start")}
+SCHEDULER_CONTROLS = {"step": ("step_size", "gamma"), "plateau": ("factor", "patience"), "cosine": ("T_max",),
+                      "onecycle": ("max_lr", "pct_start", "cycle_momentum")}
+#: 每个优化器自己的控件。
+OPTIMIZER_CONTROLS = {"sgd": ("momentum",), "adam": ("beta1",)}
 
 SCHEDULER_DEF = define(Definition(
-    "scheduler", "学习率调度器：StepLR、CosineAnnealingLR、OneCycleLR 的形状及其对训练的影响", "linear_regression",
+    "scheduler", "学习率调度器：StepLR、ReduceLROnPlateau、CosineAnnealingLR、OneCycleLR 的形状及其对训练的影响", "linear_regression",
     {"kind": Control("dropdown", "调度器", "step", options=SCHEDULERS),
      "lr": Control("log", "初始学习率 η₀", 0.03, -3, 0, 0.25),
+     "optimizer": Control("dropdown", "优化器", "sgd", options=OPTIMIZERS),
+     "momentum": Control("float", "SGD 动量 μ", 0.0, 0.0, 0.99, 0.01),
+     "beta1": Control("float", "Adam β₁", 0.9, 0.0, 0.99, 0.01),
      "step_size": Control("int", "StepLR step_size", 10, 1, 30),
      "gamma": Control("float", "StepLR gamma", 0.3, 0.05, 1.0, 0.05),
+     "factor": Control("float", "Plateau factor", 0.5, 0.05, 0.95, 0.05),
+     "patience": Control("int", "Plateau patience", 2, 0, 10),
      "T_max": Control("int", "余弦 T_max", 30, 1, 60),
      "max_lr": Control("log", "OneCycle max_lr", 0.1, -3, 0, 0.25),
-     "pct_start": Control("float", "OneCycle pct_start", 0.3, 0.05, 0.95, 0.05)}))
+     "pct_start": Control("float", "OneCycle pct_start", 0.3, 0.05, 0.95, 0.05),
+     "cycle_momentum": Control("checkbox", "OneCycle 动量循环（cycle_momentum）", False)}))
 
 
 class SchedulerExplorer(Explorer):
-    """学习率调度器的形状（左）及其对一次小批量 SGD 训练的影响（右，与常数学习率对比）。"""
+    """学习率调度器的形状（左）及其对一次小批量 SGD 或 Adam 训练的影响（右，与常数学习率对比）。"""
 
     definition = SCHEDULER_DEF
 
@@ -52,13 +67,18 @@ class SchedulerExplorer(Explorer):
         T_max = replace(self.definition.controls["T_max"], default=epochs, hi=2 * epochs)
         self.controls.update(make_controls(self.definition, kind=kind, T_max=T_max))
         self.ax_lr, self.ax_loss = self.fig.subplots(1, 2)
-        self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.84, wspace=0.25)
+        self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.84, wspace=0.45)
+        self.ax_mom = self.ax_lr.twinx()  # 动量 μ 或 β₁（线性纵轴，右侧）
+        self.ax_mom.set_ylim(0, 1)
+        self.ax_mom.set_ylabel("动量 μ / β₁", color=MOMENTUM_COLOR, fontsize=9, labelpad=2)
+        self.ax_mom.tick_params(axis="y", colors=MOMENTUM_COLOR, labelsize=8)
         self.n_updates = epochs * math.ceil(200 / batch_size)
         base_label = "常数 $\\eta_0$（对照）"
         self.lines = {
             "lr": self._dyn(self.ax_lr.plot([], [], color="#d62728", lw=1.4)[0]),
             "lr_base": self._dyn(self.ax_lr.plot([], [], color="0.5", lw=1.0, ls="--",
                                                  label=base_label)[0]),
+            "momentum": self._dyn(self.ax_mom.plot([], [], color=MOMENTUM_COLOR, lw=1.2, ls=":")[0]),
             "loss": self._dyn(self.ax_loss.plot([], [], "-o", ms=2.5, color="#d62728", lw=1.4)[0]),
             "loss_base": self._dyn(self.ax_loss.plot([], [], marker="o", ms=2.5, color="0.5", lw=1.0,
                                                      ls="--", label=base_label)[0]),
@@ -86,15 +106,23 @@ class SchedulerExplorer(Explorer):
 
     def _layout(self):
         c = self.controls
-        return [W.HBox([c["kind"], c["lr"]]), W.HBox([c["step_size"], c["gamma"]]),
-                W.HBox([c["T_max"], c["max_lr"], c["pct_start"]])]
+        return [W.HBox([c["kind"], c["lr"]]), W.HBox([c["optimizer"], c["momentum"], c["beta1"]]),
+                W.HBox([c["step_size"], c["gamma"]]), W.HBox([c["factor"], c["patience"]]), W.HBox([c["T_max"]]),
+                W.HBox([c["max_lr"], c["pct_start"], c["cycle_momentum"]])]
 
     def settings(self) -> dict[str, Any]:
         c = self.controls
         kind = c["kind"].value
+        opt = c["optimizer"].value
         s: dict[str, Any] = {"kind": kind, "lr": float(c["lr"].value)}
-        for name in SCHEDULER_CONTROLS.get(kind, ()):
-            s[name] = int(c[name].value) if isinstance(c[name], W.IntSlider) else float(c[name].value)
+        if opt != "sgd":  # 默认的 SGD 不写出，与扩展前的调用（及其缓存）相同
+            s["optimizer"] = opt
+        for name in OPTIMIZER_CONTROLS[opt] + SCHEDULER_CONTROLS.get(kind, ()):
+            w = c[name]
+            kind_of = int if isinstance(w, W.IntSlider) else bool if isinstance(w, W.Checkbox) else float
+            s[name] = kind_of(w.value)
+        if opt == "sgd" and s["momentum"] == 0:
+            del s["momentum"]
         return s
 
     def history(self, **settings) -> History | Exception:
@@ -112,12 +140,17 @@ class SchedulerExplorer(Explorer):
             for name in names:
                 c[name].disabled = kind != k
         c["lr"].disabled = kind == "onecycle"
+        cycling = kind == "onecycle" and s.get("cycle_momentum", False)  # 调度器改写动量：滑块不起作用
+        for k, names in OPTIMIZER_CONTROLS.items():
+            for name in names:
+                c[name].disabled = cycling or c["optimizer"].value != k
         self.messages = []
         self._legends(kind)
         hist = self.history(**s)
         runs = [("", hist, _SHORT_NAMES[kind])]
         if kind != "constant":  # 常数学习率时调度曲线就是对照曲线，只画一条
-            runs.append(("_base", self.history(kind="constant", lr=s["lr"]), "常数 η₀"))
+            base = {k: v for k, v in s.items() if k in ("lr", "optimizer", "momentum", "beta1")}
+            runs.append(("_base", self.history(kind="constant", **base), "常数 η₀"))
         for suffix, h, name in runs:
             if isinstance(h, Exception):
                 self.lines["lr" + suffix].set_data([], [])
@@ -126,6 +159,10 @@ class SchedulerExplorer(Explorer):
                 continue
             lr = np.maximum(np.asarray(h.lr, dtype=float), 1e-12)
             self.lines["lr" + suffix].set_data(np.arange(len(lr)), lr)
+            if not suffix:  # 动量曲线：SGD 没有动量且不循环时（恒为 0）不画
+                mom = np.asarray(h.momentum, dtype=float)
+                shown = bool(mom.any())
+                self.lines["momentum"].set_data((np.arange(len(mom)), mom) if shown else ([], []))
             loss = np.asarray(h.epoch_loss, dtype=float) - self.loss_floor  # 超额损失
             self.lines["loss" + suffix].set_data(np.arange(len(loss)), np.maximum(loss, 1e-12))
             if h.diverged_at is not None:
@@ -136,19 +173,36 @@ class SchedulerExplorer(Explorer):
             if k > 0:  # 训练中途损失比起点还高：学习率一度超过了稳定上限
                 msg += f"\n  （第 {k} 轮曾升到 {fmt(loss[k])}）"
             self.messages.append(msg)
-        if not isinstance(hist, Exception):
+        if isinstance(hist, Exception):
+            self.lines["momentum"].set_data([], [])
+        else:
             self._notes(s, hist)
         self.history_ = hist
         self._show_messages()
         label = dict((v, k) for k, v in SCHEDULERS)[kind]
         detail = {"constant": f"η₀ = {fmt(s['lr'])}",
                   "step": f"η₀ = {fmt(s['lr'])}，step_size = {s.get('step_size')}，gamma = {fmt(s.get('gamma', 0))}",
+                  "plateau": f"η₀ = {fmt(s['lr'])}，factor = {fmt(s.get('factor', 0))}，patience = {s.get('patience')}",
                   "cosine": f"η₀ = {fmt(s['lr'])}，T_max = {s.get('T_max')}",
                   "onecycle": f"max_lr = {fmt(s.get('max_lr', 0))}，pct_start = {fmt(s.get('pct_start', 0))}"}[kind]
-        self.title.set_text(f"{label}：{detail}（SGD，批量 {self.batch_size}，{self.epochs} 轮）")
+        self.title.set_text(f"{label}：{detail}（{self._optimizer_text(s)}，批量 {self.batch_size}，{self.epochs} 轮）")
 
-    def _notes(self, s: dict[str, Any], hist: History) -> None:
+    @staticmethod
+    def _optimizer_text(s: dict[str, Any]) -> str:
+        """标题中的优化器：SGD（及其动量）或 Adam 的 β₁；OneCycle 循环动量时写出循环的范围。"""
+        name, sym = ("Adam", "β₁") if s.get("optimizer") == "adam" else ("SGD", "μ")
+        if s["kind"] == "onecycle" and s.get("cycle_momentum"):
+            return f"{name}，{sym} 在 0.95 与 0.85 间循环"
+        value = s.get("beta1") if name == "Adam" else s.get("momentum")
+        return f"{name}，{sym} = {fmt(value)}" if value else name
+
+    def _notes(self, s: dict[str, Any], hist: ScheduleHistory) -> None:
         """峰值学习率超过稳定上限、余弦的 T_max 与轮数不同：在消息中说明后果。"""
+        if s["kind"] == "plateau":
+            cuts = hist.reductions
+            if cuts:
+                shown = "、".join(map(str, cuts[:6])) + ("……" if len(cuts) > 6 else "")
+                self.messages.append(f"第 {shown} 轮末损失停滞，学习率 ×{fmt(s['factor'])}")
         peak = max(hist.lr)
         if peak > self.lr_limit:
             self.messages.append(f"峰值学习率 {fmt(peak)} 超过\n  全批量稳定上限 2/λ_max ≈ {fmt(self.lr_limit)}")
@@ -178,3 +232,4 @@ class SchedulerExplorer(Explorer):
         handles = [self.lines["lr"]] + ([self.lines["lr_base"]] if show_base else [])
         self.ax_lr.legend(handles=handles, loc="lower left", fontsize=8)
         self._static_changed()
+
