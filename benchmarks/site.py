@@ -31,7 +31,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT / "tests"))
-from test_site import CHROMIUM, CHROMIUM_ARGS, DESKTOP, settle  # noqa: E402
+from sitekit import CHROMIUM, CHROMIUM_ARGS, DESKTOP, settle  # noqa: E402
 
 
 def human(n):

@@ -83,13 +83,18 @@ PAGES = CONTENT_PAGES + ["index.html", "search.html", "genindex.html"] + (
 NOTEBOOK_PAGES = [rel for rel in CONTENT_PAGES if source_of(rel.removesuffix(".html")).suffix == ".ipynb"]
 
 
+#: 网页探索器的标记（class 恰好是 optimlab-live，不算 optimlab-live-tabs 等）
+LIVE = 'class="optimlab-live"'
+
+
 @functools.lru_cache(maxsize=None)
 def expected(rel):
-    """页面应有的内容，数自它的笔记本：图片输出、to_jshtml 动画、控件视图、公式。"""
+    """页面应有的内容，数自它的笔记本：图片输出、网页探索器（``optimlab.widgets.page`` 写进输出的
+    ``<div class="optimlab-live">``，一组标签页算其中的每一个）、公式。"""
     docname = rel.removesuffix(".html")
     path = source_of(docname)
     text = path.read_text(encoding="utf-8")
-    counts = {"images": 0, "animations": 0, "widgets": 0, "math": False}
+    counts = {"images": 0, "explorers": 0, "math": False}
     if path.suffix == ".md":
         # 页面自己的公式，或 autodoc 收进来的模块文档字符串里的公式
         modules = re.findall(r"automodule::\s*([\w.]+)", text)
@@ -108,10 +113,8 @@ def expected(rel):
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             html = "".join(data.get("text/html", []))
-            if 'class="animation"' in html:
-                counts["animations"] += html.count('class="animation"')
-            elif "application/vnd.jupyter.widget-view+json" in data:
-                counts["widgets"] += 1
+            if LIVE in html:
+                counts["explorers"] += html.count(LIVE)
             elif "image/png" in data or "image/svg+xml" in data:
                 counts["images"] += 1
     return counts
@@ -262,19 +265,14 @@ async () => {
 }
 """
 
-WIDGETS_RENDERED_JS = """
-() => {
-  const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
-  const rendered = document.querySelectorAll(".widget-subarea > *, .jupyter-widgets.widget-container");
-  return views.length === 0 || rendered.length >= views.length;
-}
+EXPLORERS_DRAWN_JS = """
+() => Array.from(document.querySelectorAll(".optimlab-live")).every((ex) => ex.querySelector("canvas"))
 """
 
 
 def settle(page):
     page.wait_for_load_state("load")
-    if page.evaluate("() => !!document.querySelector('script[type=\"application/vnd.jupyter.widget-view+json\"]')"):
-        page.wait_for_function(WIDGETS_RENDERED_JS, timeout=20_000)
+    page.wait_for_function(EXPLORERS_DRAWN_JS, timeout=20_000)
     page.evaluate(SETTLE_JS)
     page.wait_for_timeout(200)
 

@@ -24,7 +24,7 @@ PDF = HTML.parent / "pdf" / "optimlab.pdf"
 IN_SITE = HTML / "_downloads" / "optimlab.pdf"
 
 sys.path.insert(0, str(ROOT / "tools"))
-from make_pdf import load_config, site_url  # noqa: E402
+from make_pdf import LIVE, load_config, site_url  # noqa: E402
 
 #: needs the built site and PDF, and reads the whole PDF: not part of make check
 pytestmark = pytest.mark.slow
@@ -65,8 +65,8 @@ def article_text(page):
 
 
 def figures():
-    """Images in the chapters' articles (figures and the explorers' animations)."""
-    return sum(article(f"{doc}.html").count("<img") for doc, _ in chapters())
+    """Pictures in the chapters' articles: figures, and one or more canvases per explorer (counted as one)."""
+    return sum(article(f"{doc}.html").count("<img") + article(f"{doc}.html").count(LIVE) for doc, _ in chapters())
 
 
 @pytest.fixture(scope="module")
@@ -148,13 +148,13 @@ def test_bookmarks_and_contents_lead_to_each_chapter(pdf, pages_text):
 
 
 def test_each_explorer_has_its_picture_and_a_link_to_the_live_page(pdf, pages_text):
-    """Every explorer of the site (an ipywidgets view or a to_jshtml animation) becomes a picture in the PDF
+    """Every explorer of the site (computed in the browser) becomes a picture in the PDF
     with a note under it that links to its section on the published site."""
     site = site_url(load_config())
     expected = {}
     for doc, _ in chapters():
         source = (HTML / f"{doc}.html").read_text(encoding="utf-8")
-        n = source.count("application/vnd.jupyter.widget-view+json") + source.count('<div class="animation">')
+        n = source.count(LIVE)
         if n:
             expected[f"{site}{doc}.html"] = n
     assert expected, "no page of the site has an explorer"

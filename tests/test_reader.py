@@ -22,7 +22,7 @@ from sitekit import CONTENT_PAGES, HTML, SCREENSHOTS, assert_clean, expected, sh
 WCAG_TEXT = 4.5
 #: 量图时的视口：比最宽的图宽，图按原始像素大小、设备像素比 1 截屏，截图与图片像素一一对应
 MEASURE = {"width": 1440, "height": 900}
-FIGURE_PAGES = [rel for rel in CONTENT_PAGES if sum(expected(rel)[k] for k in ("images", "animations", "widgets"))]
+FIGURE_PAGES = [rel for rel in CONTENT_PAGES if sum(expected(rel)[k] for k in ("images", "explorers"))]
 FIGURES = ".cell_output img"
 #: 每张图的结果（页面, 序号, 对比度）与每页控件文字的最低对比度，测试结束时打印最差的
 RESULTS, CONTROLS = [], []
@@ -107,7 +107,7 @@ CONTROL_TEXT_JS = """
     return color;
   };
   const out = [];
-  const roots = document.querySelectorAll(".cell_output .jupyter-widgets, .cell_output .animation");
+  const roots = document.querySelectorAll(".cell_output .optimlab-live");
   for (const root of roots) {
     for (const el of root.querySelectorAll("*")) {
       const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
@@ -193,7 +193,7 @@ def test_dark_mode_figures_and_explorers_stay_legible(visit, rel, worst):
     assert page.evaluate("() => document.documentElement.dataset.theme") == "dark", f"{rel}: the theme did not switch"
     want = expected(rel)
     n = page.locator(FIGURES).count()
-    assert n >= want["images"] + want["animations"], f"{rel}: {n} figures on the page, the notebook has {want}"
+    assert n >= want["images"], f"{rel}: {n} figures on the page, the notebook has {want}"
     controls = page.evaluate(CONTROL_TEXT_JS)
     page.screenshot(path=str(SCREENSHOTS / shot_name(rel, "dark")), full_page=False)
     failing = []
@@ -206,7 +206,7 @@ def test_dark_mode_figures_and_explorers_stay_legible(visit, rel, worst):
             failing.append(f"figure {i}: {ratio:.2f}:1")
             crop.save(SCREENSHOTS / shot_name(rel, f"dark-figure{i}"))
     assert RESULTS and RESULTS[-1][0] == rel, f"{rel}: no figure was measured"
-    if want["widgets"] or want["animations"]:
+    if want["explorers"]:
         assert controls, f"{rel}: explorers without any text to check"
     dim = [c for c in controls if c["ratio"] < WCAG_TEXT]
     CONTROLS.extend((rel, c) for c in controls)

@@ -62,7 +62,7 @@ def test_site_has_every_page_of_the_toc():
 
 @pytest.mark.parametrize("rel", PAGES)
 def test_page_desktop(visit, rel):
-    """No other host, no console error, every image loads, math typeset, widgets rendered."""
+    """No other host, no console error, every image loads, math typeset, every explorer drawn in the browser."""
     v = visit(DESKTOP)
     page = v.open(rel)
     # 正文的节开着 content-visibility: auto（视口外的节不排版）
@@ -91,13 +91,14 @@ def test_page_desktop(visit, rel):
         "() => Array.from(document.images).filter((i) => !(i.complete && i.naturalWidth > 0)).map((i) => i.src)"
     )
     assert broken == [], f"{rel}: images that did not load: {broken}"
-    want = expected(rel) if rel in CONTENT_PAGES else {"images": 0, "animations": 0, "widgets": 0, "math": False}
+    want = expected(rel) if rel in CONTENT_PAGES else {"images": 0, "explorers": 0, "math": False}
     shown = page.evaluate(
-        "() => ({images: document.querySelectorAll('.cell_output img:not(.animation img):not(.jupyter-widgets img)').length,"
-        " animations: document.querySelectorAll('.cell_output div.animation').length})"
+        "() => ({images: document.querySelectorAll('.cell_output img').length,"
+        " explorers: Array.from(document.querySelectorAll('.cell_output .optimlab-live'))"
+        "   .filter((ex) => ex.querySelector('canvas')).length})"
     )
     assert shown["images"] >= want["images"], f"{rel}: the notebook has {want['images']} pictures, the page shows {shown}"
-    assert shown["animations"] == want["animations"], f"{rel}: the notebook has {want['animations']} animations, the page {shown}"
+    assert shown["explorers"] == want["explorers"], f"{rel}: the notebook has {want['explorers']} explorers, the page draws {shown}"
 
     text = page.evaluate(VISIBLE_TEXT_JS)
     for raw in ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin{", "\\frac"):
@@ -123,24 +124,20 @@ def test_page_desktop(visit, rel):
             f"{rel}: loads client-side MathJax"
         )
 
-    has_widgets = want["widgets"] > 0
-    assert ("application/vnd.jupyter.widget-state+json" in page_source(rel)) == has_widgets, f"{rel}: widget state"
-    if has_widgets:
-        assert page.locator(".jupyter-widgets").count() > 0, f"{rel}: embedded widgets did not render"
-        assert "Error displaying widget" not in page.inner_text("body")
-        assert page.locator(".jupyter-widgets-disconnected").count() == 0 or page.evaluate(
-            "() => getComputedStyle(document.querySelector('.jupyter-widgets-disconnected'), '::before').content"
-        ) in ("none", "normal"), f"{rel}: widgets show the 'disconnected' marker"
+    # 网页上没有内核：不保存 ipywidgets 的控件状态（拖得动却不会重画的控件），不加载控件管理器；
+    # 探索器的模块只在有探索器的页面加载
+    source = page_source(rel)
+    assert "application/vnd.jupyter.widget-state+json" not in source, f"{rel}: saved widget state"
+    assert "jupyter-widgets" not in page.evaluate("() => document.body.innerHTML"), f"{rel}: ipywidgets markup on the page"
+    explorer_js = [u for u in v.requested if u.startswith("_static/optimlab/")]
+    if not is_redirect(rel):
+        assert bool(explorer_js) == bool(want["explorers"]), f"{rel}: explorer modules loaded: {explorer_js}"
 
-    # 页面体量：不加载主题的 fontawesome.js（1.5 MB），控件管理器只在有控件状态的页面加载；
-    # 搜索脚本（含 searchindex.js）只在搜索页加载
+    # 页面体量：不加载主题的 fontawesome.js（1.5 MB）；搜索脚本（含 searchindex.js）只在搜索页加载
     assert not [u for u in v.requested if u.endswith("fontawesome.js")], f"{rel}: loads fontawesome.js"
     search_js = [u for u in v.requested if u in ("searchindex.js", "_static/searchtools.js", "_static/language_data.js")]
     if rel != "search.html" and not is_redirect(rel):
         assert search_js == [], f"{rel}: loads the search scripts {search_js}"
-    manager = [u for u in v.requested if u.startswith("_static/vendor/widgets/")]
-    if not is_redirect(rel):
-        assert bool(manager) == has_widgets, f"{rel}: widget manager loaded: {manager}, widget state: {has_widgets}"
 
 
 THEME_ICONS_JS = """
@@ -197,7 +194,7 @@ PHONE_LAYOUT_JS = """
     }
   }
   const explorers = Array.from(document.querySelectorAll(
-    ".cell_output div.animation, .cell_output .widget-subarea > .jupyter-widgets, .cell_output .jupyter-widgets img"))
+    ".cell_output .optimlab-live, .cell_output .optimlab-live canvas"))
     .filter((el) => el.checkVisibility())
     .map((el) => { const r = el.getBoundingClientRect(); return {what: what(el), left: r.left, right: r.right, width: r.width}; });
   return {
@@ -220,8 +217,8 @@ SIDEBAR_JS = """
 @pytest.mark.parametrize("rel", PAGES)
 def test_page_phone(visit, rel):
     """At 375×812 with touch: nothing scrolls the page sideways; wide code, tables and formulas scroll inside themselves;
-    every picture and explorer of the notebook fits the screen; an animation's slider follows a tap; the primary sidebar
-    opens from its toggle and lists the book's pages."""
+    every picture and explorer of the notebook fits the screen; an explorer's slider follows a tap and the picture
+    changes; the primary sidebar opens from its toggle and lists the book's pages."""
     v = visit(PHONE, has_touch=True, is_mobile=True)
     page = v.open(rel)
     assert_clean(v, rel)
@@ -240,24 +237,26 @@ def test_page_phone(visit, rel):
         pytest.fail(f"{rel}: page scrolls sideways at 375 px ({layout['scroll']} > {layout['client']}); widest: {culprits}")
     assert layout["outside"] == [], f"{rel}: blocks that stick out of the screen: {layout['outside']}"
     assert layout["stuck"] == [], f"{rel}: wider than their box but not scrollable: {layout['stuck']}"
-    want = expected(rel) if rel in CONTENT_PAGES else {"images": 0, "animations": 0, "widgets": 0}
-    if want["images"] or want["animations"] or want["widgets"]:
+    want = expected(rel) if rel in CONTENT_PAGES else {"images": 0, "explorers": 0}
+    if want["images"] or want["explorers"]:
         # 代码一定有比 375 px 宽的行：确实有在自身内部横向滚动的块
         assert layout["scrolling"] > 0, f"{rel}: no code block scrolls inside itself at 375 px ({layout['blocks']} blocks)"
     explorers = layout["explorers"]
-    animations = len([e for e in explorers if e["what"].startswith("div.animation")])
-    assert animations == want["animations"], f"{rel}: {animations} animations at 375 px, the notebook has {want['animations']}"
+    live = page.locator(".cell_output .optimlab-live").count()  # 标签页里没选中的也算（它们不可见，不参加下面的宽度检查）
+    assert live == want["explorers"], f"{rel}: {live} explorers at 375 px, the notebook has {want['explorers']}"
+    assert not want["explorers"] or [e for e in explorers if e["what"].startswith("div.optimlab-live")], rel
     wide = [e for e in explorers if e["left"] < -1 or e["right"] > layout["client"] + 1 or e["width"] == 0]
     assert wide == [], f"{rel}: explorers that do not fit 375 px: {wide}"
 
-    if want["animations"]:
-        anim = page.locator("div.animation").first
-        slider, img = anim.locator('input[type="range"]').first, anim.locator("img").first
+    if want["explorers"]:
+        live = page.locator(".optimlab-live").first
+        slider, canvas = live.locator('input[type="range"]:enabled').first, live.locator("canvas").first
         slider.scroll_into_view_if_needed()
-        before, box = img.get_attribute("src"), slider.bounding_box()
-        page.touchscreen.tap(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)
-        page.wait_for_timeout(100)
-        assert int(slider.input_value()) > 0 and img.get_attribute("src") != before, f"{rel}: tapping the slider moved nothing"
+        before, value, box = canvas.evaluate("(c) => c.toDataURL()"), slider.input_value(), slider.bounding_box()
+        page.touchscreen.tap(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(150)
+        assert slider.input_value() != value, f"{rel}: tapping the explorer's first slider did not move it"
+        assert canvas.evaluate("(c) => c.toDataURL()") != before, f"{rel}: tapping the slider changed nothing drawn"
 
     if not is_redirect(rel):
         page.evaluate("() => window.scrollTo(0, 0)")
@@ -321,40 +320,6 @@ def test_interface_text_is_chinese():
             assert english not in src, f"{rel}: {english!r}"
     for rel in toggled:
         assert "toggleHintShow = '点击展开'" in page_source(rel), rel
-
-
-# ---------------------------------------------------------------- static explorers
-
-
-ANIMATION_PAGES = [rel for rel in NOTEBOOK_PAGES if expected(rel)["animations"]]
-
-
-def test_static_explorer_sliders_change_the_picture(visit):
-    """Every matplotlib to_jshtml animation the notebooks hold: moving its slider shows another frame."""
-    assert ANIMATION_PAGES, "no notebook holds a to_jshtml animation"
-    for rel in ANIMATION_PAGES:
-        v = visit(DESKTOP)
-        page = v.open(rel)
-        animations = page.locator("div.animation")
-        assert animations.count() == expected(rel)["animations"], rel
-        for i in range(animations.count()):
-            anim = animations.nth(i)
-            anim.scroll_into_view_if_needed()
-            img = anim.locator("img").first
-            slider = anim.locator('input[type="range"]').first
-            before = img.get_attribute("src")
-            assert before and before.startswith("data:image"), f"{rel}: animation {i} shows no frame"
-            top = int(slider.get_attribute("max"))
-            assert top > 0, f"{rel}: animation {i} has a single frame"
-            slider.evaluate(
-                "(s, v) => { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); "
-                "s.dispatchEvent(new Event('change', {bubbles: true})); }",
-                top,
-            )
-            page.wait_for_timeout(100)
-            after = img.get_attribute("src")
-            assert after != before, f"{rel}: moving animation {i}'s slider did not change the picture"
-        assert_clean(v, rel)
 
 
 # ---------------------------------------------------------------- what the load-time measures must not break

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from optimlab import SGD, Adam, AdamW, NAdam, RMSprop, online, problems, static, trajectory  # noqa: E402
+from optimlab import SGD, Adam, AdamW, NAdam, RMSprop, online, problems, trajectory  # noqa: E402
 from optimlab import widgets as w  # noqa: E402
 from optimlab.widgets import base  # noqa: E402
 
@@ -158,7 +158,8 @@ def new_value(ctrl):
 
 
 SCHEDULER_OF = {"step_size": "step", "gamma": "step", "T_max": "cosine", "max_lr": "onecycle", "pct_start": "onecycle",
-                "lr": "step"}
+                "lr": "step", "factor": "plateau", "patience": "plateau", "cycle_momentum": "onecycle"}
+OPTIMIZER_OF = {"momentum": "sgd", "beta1": "adam"}
 
 
 def build(name):
@@ -176,6 +177,8 @@ def test_every_control_changes_picture_and_never_raises(name):
             ex.controls["surface"].value = "quadratic"  # κ 只对二次函数起作用
         if name == "scheduler" and cname in SCHEDULER_OF:
             ex.controls["kind"].value = SCHEDULER_OF[cname]  # 只有所选调度器的参数起作用
+        if name == "scheduler" and cname in OPTIMIZER_OF:
+            ex.controls["optimizer"].value = OPTIMIZER_OF[cname]  # 只有所选优化器的动量起作用
         before_png, before_text, before_caption = ex.png, ex.texts(), ex.caption.value
         ctrl.value = new_value(ctrl)
         # 图（或图上方的超参数标题）变了；非法组合下可能只有标题变化
@@ -432,6 +435,46 @@ def test_scheduler_explorer_divergence_is_shown():
     assert re.search(r"发散（第 \d+ 步）", ex.status.get_text())
 
 
+def test_scheduler_explorer_plateau_and_cycled_momentum():
+    S = torch.optim.lr_scheduler
+    ex = w.scheduler_explorer("plateau")
+    ex.set(lr=0.05, factor=0.5, patience=2)
+    # 独立的参照：torch.optim.SGD 的手写训练循环，每轮末以全数据损失调用 ReduceLROnPlateau.step
+    X, y, _ = problems.linear_regression()
+    X, y = X[:, :1].float(), y[:, None].float()
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    sched = S.ReduceLROnPlateau(opt, factor=0.5, patience=2)
+    gen, mse, cuts = torch.Generator().manual_seed(0), torch.nn.MSELoss(), []
+    for epoch in range(1, 31):
+        order = torch.randperm(200, generator=gen)
+        for start in range(0, 200, 20):
+            opt.zero_grad()
+            mse(model(X[order[start:start + 20]]), y[order[start:start + 20]]).backward()
+            opt.step()
+        before = opt.param_groups[0]["lr"]
+        with torch.no_grad():
+            sched.step(float(mse(model(X), y)))
+        cuts += [epoch] if opt.param_groups[0]["lr"] < before else []
+    assert len(cuts) >= 3
+    assert f"第 {'、'.join(map(str, cuts[:6]))}" in ex.status.get_text() and "学习率 ×0.5" in ex.status.get_text()
+    assert "factor = 0.5，patience = 2" in ex.title.get_text()
+    ex.set(kind="onecycle", max_lr=0.1, pct_start=0.3, optimizer="adam", cycle_momentum=True)
+    ref = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = S.OneCycleLR(ref, max_lr=0.1, total_steps=300, pct_start=0.3)
+    beta1 = []
+    for _ in range(300):
+        beta1.append(ref.param_groups[0]["betas"][0])
+        ref.step()
+        sched.step()
+    np.testing.assert_array_equal(ex.lines["momentum"].get_ydata(), beta1)
+    assert min(beta1) == pytest.approx(0.85) and beta1[0] == pytest.approx(0.95)
+    assert ex.controls["beta1"].disabled and "β₁ 在 0.95 与 0.85 间循环" in ex.title.get_text()
+    ex.set(cycle_momentum=False, optimizer="sgd", momentum=0.0)
+    assert len(ex.lines["momentum"].get_ydata()) == 0  # SGD 没有动量时不画动量曲线
+
+
 # ----------------------------------------------------------------------------- 敏感度图
 
 def test_sensitivity_explorer_image_is_the_sweep():
@@ -454,44 +497,6 @@ def test_sensitivity_explorer_image_is_the_sweep():
     ex.controls["optimizer"].value = "Adam"
     assert ex.ax_map.get_ylabel() == "$\\beta_1$"
     assert not np.array_equal(np.ma.filled(ex.image_artist.get_array(), np.nan), before)
-
-
-# ----------------------------------------------------------------------------- 静态动画
-
-def check_html(html, n_frames):
-    assert not re.search(r"https?://", html)
-    assert "font-awesome" not in html and '<i class="fa' not in html
-    assert html.count("<svg") == 9  # 9 个按钮都有图标
-    assert len(re.findall(r'frames\[\d+\] = "data:image/png;base64,', html)) == n_frames
-    assert len(html) < 1_500_000
-
-
-def test_static_animation_is_self_contained_and_deterministic():
-    a = static.sgd_animation(lrs=[1e-4, 1e-3, 1.0], steps=50).data
-    check_html(a, 3)
-    assert "单次" in a and "播放" in a
-    b = static.sgd_animation(lrs=[1e-4, 1e-3, 1.0], steps=50).data
-    assert a == b
-
-
-@pytest.mark.parametrize("name, kwargs, n", [
-    ("adam", {"lrs": [1e-3, 1.0], "steps": 30}, 2),
-    ("bias_correction", {"beta2s": [0.9, 0.999], "max_steps": 50, "t": 20}, 2),
-    ("reddi", {"beta2s": [0.1, 0.99], "steps": 30}, 2),
-    ("adamw", {"scales": [0.01, 100.0], "steps": 30}, 2),
-    ("nadam", {"lrs": [0.01, 0.1], "steps": 30}, 2),
-    ("scheduler", {"frames": [{"kind": "step", "gamma": 0.1}, {"kind": "onecycle"}], "epochs": 5}, 2),
-    ("sensitivity", {"n_frames": 3, "resolution": 4, "steps": 20}, 3),
-])
-def test_each_static_animation(name, kwargs, n):
-    check_html(static.ANIMATIONS[name](**kwargs).data, n)
-
-
-def test_static_frames_show_divergence():
-    """静态帧也走探索器的更新逻辑：最后一帧（η = 1）的文字含"发散"。"""
-    ex = w.sgd_explorer("rosenbrock", steps=50)
-    static.animate(ex, [{"lr": 1e-3}, {"lr": 1.0}])
-    assert "发散（第" in ex.status.get_text()
 
 
 def test_prefetched_neighbours_equal_separate_runs():

@@ -3,8 +3,8 @@
 路线：不再跑一次 Sphinx，也不用 TeX。按 ``_toc.yml`` 的顺序取出每一页的正文（``<article>``），
 拼成一份打印用的 HTML：封面、目录（点击跳到该章）、各章正文；样式是站点自己的样式表加上
 ``book/_static/optimlab-print.css``（只给本脚本用：隐藏按钮与控件、代码自动换行、表格和图缩放到页宽）。
-公式在构建站点时已排版成静态 CHTML，打印时原样画出。每个探索器（ipywidgets 或逐帧动画）换成它的
-初始画面，下面附上在线版的链接（网址由 ``_config.yml`` 的 ``repository.url`` 推出，见 :func:`site_url`）。
+公式在构建站点时已排版成静态 CHTML，打印时原样画出。每个网页探索器（``<div class="optimlab-live">``）换成
+它在浏览器里画出的初始画面（先在 Chromium 里打开那一页，给探索器的图截一张图，不含控件），下面附上在线版的链接（网址由 ``_config.yml`` 的 ``repository.url`` 推出，见 :func:`site_url`）。
 
 然后由 Chromium（Playwright，``/usr/bin/chromium``）打印：A4、页脚页码、由各级标题生成的 PDF 书签
 （``outline=True``）、带结构标签（``tagged=True``）。中文字体先由 ``tools/pdf_fonts.py`` 做成可嵌入的
@@ -26,7 +26,6 @@ import functools
 import html
 import http.server
 import io
-import json
 import re
 import sys
 import threading
@@ -55,9 +54,8 @@ SUBTITLE = "PDF 版"
 
 ARTICLE = re.compile(r'<article class="bd-article">(.*)</article>', re.S)
 STYLESHEET = re.compile(r'<link rel="stylesheet"[^>]*href="([^"]+)"[^>]*>')
-WIDGET_STATE = re.compile(r'<script type="application/vnd\.jupyter\.widget-state\+json">(.*?)</script>', re.S)
-WIDGET_VIEW = re.compile(r'<script type="application/vnd\.jupyter\.widget-view\+json">(.*?)</script>', re.S)
-ANIMATION_FRAME = re.compile(r'var img_id = "(_anim_img\w+)";.*?frames\[0\] = "(data:image/[^"]+)"', re.S)
+#: 网页探索器（optimlab.widgets.page 的输出）
+LIVE = 'class="optimlab-live"'
 ASSISTIVE_MML = re.compile(r"<mjx-assistive-mml\b.*?</mjx-assistive-mml>", re.S)
 TAG = re.compile(r"<[^>]+>")
 STYLE = re.compile(r"<style\b.*?</style>", re.S | re.I)
@@ -106,62 +104,59 @@ def toc_entries(root: Path = ROOT) -> list[tuple[str | None, str]]:
 # ---------------------------------------------------------------- one chapter
 
 
-def widget_pictures(page_html: str) -> dict[str, list[str]]:
-    """页面里每个控件视图（model id）的初始画面：它的控件树里各个 Image 控件的 PNG（data URL），按顺序。"""
-    match = WIDGET_STATE.search(page_html)
-    if not match:
-        return {}
-    state = json.loads(match.group(1))["state"]
+#: 每个网页探索器画好了（每个都有画布），没有还在进行的计算（live.mjs 的 data-busy / data-computing）
+EXPLORERS_DRAWN_JS = """
+() => Array.from(document.querySelectorAll(".optimlab-live")).every((ex) =>
+  ex.querySelector("canvas") && !ex.dataset.busy && !ex.dataset.computing)
+"""
+#: 纸上只要图：控件、播放条、标签栏与说明（打印版在图下另有一句）都不要；标签页里没选中的探索器也显示出来。
+#: 视口外的节不跳过排版（content-visibility），截图才不会是空白
+EXPLORERS_FOR_PRINT_CSS = """
+.optimlab-live-controls, .optimlab-live-player, .optimlab-live-tabbar, .optimlab-live-note, .optimlab-live-fallback {
+  display: none !important; }
+* { content-visibility: visible !important; }
+"""
 
-    def images(model_id, seen):
-        model = state.get(model_id)
-        if model is None or model_id in seen:
-            return []
-        seen.add(model_id)
-        if model["model_name"] == "ImageModel":
-            fmt = model["state"].get("format", "png")
-            return [
-                f"data:image/{fmt};base64,{b['data']}"
-                for b in model.get("buffers", [])
-                if b.get("path") == ["value"] and b.get("encoding", "base64") == "base64"
-            ]
-        found = []
-        for ref in model["state"].get("children", []):
-            found += images(ref.removeprefix("IPY_MODEL_"), seen)
-        return found
 
-    return {model_id: images(model_id, set()) for model_id in state}
+def explorer_pictures(browser, local: str, chapters: list[dict]) -> dict[str, list[str]]:
+    """在 Chromium 里打开有网页探索器的每一页（浅色主题，两倍像素密度，纸上清楚），等探索器画好，
+    给每个探索器的图拍一张截图：页面 -> [PNG data URL, ...]（按探索器在页面上的顺序）。"""
+    import base64
+
+    context = browser.new_context(viewport={"width": 900, "height": 900}, device_scale_factor=2, color_scheme="light")
+    page = context.new_page()
+    page.route(re.compile(r"^(?!" + re.escape(local) + ").*"), lambda route: route.abort())
+    out = {}
+    for ch in chapters:
+        if not ch["explorers"]:
+            continue
+        page.goto(local + ch["page"], wait_until="load")
+        page.add_style_tag(content=EXPLORERS_FOR_PRINT_CSS)
+        page.evaluate("() => document.querySelectorAll('.optimlab-live[hidden]').forEach((e) => { e.hidden = false; })")
+        page.wait_for_function(EXPLORERS_DRAWN_JS, timeout=30_000)
+        page.wait_for_timeout(300)
+        explorers = page.locator(".optimlab-live")
+        if explorers.count() != ch["explorers"]:
+            raise SystemExit(f"{ch['page']}：应有 {ch['explorers']} 个探索器，页面上有 {explorers.count()} 个")
+        shots = []
+        for i in range(explorers.count()):
+            explorers.nth(i).scroll_into_view_if_needed()
+            page.wait_for_function(EXPLORERS_DRAWN_JS, timeout=30_000)
+            page.wait_for_timeout(200)
+            shots.append("data:image/png;base64," + base64.b64encode(explorers.nth(i).screenshot()).decode("ascii"))
+        out[ch["page"]] = shots
+    context.close()
+    return out
 
 
 def chapter_body(page_html: str, page: str) -> tuple[str, int]:
-    """一页的正文（``<article>`` 的内容）：探索器换成初始画面，去掉脚本。返回 (HTML, 探索器个数)。"""
+    """一页的正文（``<article>`` 的内容），去掉脚本。返回 (HTML, 网页探索器个数)；探索器在浏览器里
+    换成它的画面（PREPARE_JS）。"""
     match = ARTICLE.search(page_html)
     if not match:
         raise SystemExit(f"{page}：没有 <article class=\"bd-article\">，不是本书的页面？")
     body = PRINT_DOCS_BODY.sub("", match.group(1), count=1)
-    pictures = widget_pictures(page_html)
-    explorers = 0
-
-    def widget(m):
-        nonlocal explorers
-        model_id = json.loads(m.group(1))["model_id"]
-        images = pictures.get(model_id)
-        if not images:
-            raise SystemExit(f"{page}：控件 {model_id} 里没有图片，找不到探索器的初始画面")
-        explorers += 1
-        imgs = "".join(f'<img src="{src}" alt="探索器的初始画面">' for src in images)
-        return f'<div class="print-explorer">{imgs}</div>'
-
-    body = WIDGET_VIEW.sub(widget, body)
-    # 逐帧动画（matplotlib 的 to_jshtml）：第一帧写进 <img>，控件与脚本在打印版里都不要
-    for img_id, frame in ANIMATION_FRAME.findall(body):
-        tag = f'<img id="{img_id}">'
-        if tag not in body:
-            raise SystemExit(f"{page}：找不到动画 {img_id} 的 <img>")
-        body = body.replace(tag, f'<img id="{img_id}" src="{frame}" alt="探索器的初始画面">')
-        explorers += 1
-    if body.count('<div class="animation">') != len(ANIMATION_FRAME.findall(match.group(1))):
-        raise SystemExit(f"{page}：有动画找不到第一帧")
+    explorers = body.count(LIVE)
     # MathJax 给读屏软件的 MathML 副本：纸上看不见，却会让打印版面多出两成元素、文字层多出一份重复的公式
     return ASSISTIVE_MML.sub("", SCRIPT.sub("", body)), explorers
 
@@ -219,27 +214,36 @@ def book_document(html_dir: Path, config: dict, css: str) -> tuple[str, list[dic
 
 
 #: 在浏览器里整理各章：id 加上章的前缀（各页的 id 会重复），站内链接改成 PDF 内的跳转或在线版的网址，
-#: 相对地址的图片改成绝对地址，探索器下面加上在线版的链接，去掉按钮与动画控件，展开折叠的内容。
+#: 相对地址的图片改成绝对地址，网页探索器换成它画出的画面（pictures）、下面加上在线版的链接，去掉按钮与控件，
+#: 展开折叠的内容。
 PREPARE_JS = """
-({site, local}) => {
+({site, local, pictures}) => {
   const chapters = Array.from(document.querySelectorAll(".print-chapter"));
   const anchors = new Map(chapters.map((c) => [c.dataset.page, c.id]));
   const explorers = [];
   for (const chapter of chapters) {
     const page = chapter.dataset.page, prefix = chapter.id + "-", pageUrl = new URL(page, local);
-    chapter.querySelectorAll(".print-explorer, div.animation").forEach((ex) => {
+    chapter.querySelectorAll(".optimlab-live").forEach((ex, k) => {
+      const shot = document.createElement("div");
+      shot.className = "print-explorer";
+      const img = document.createElement("img");
+      img.src = pictures[page][k]; img.alt = "探索器的初始画面";
+      shot.append(img);
+      ex.replaceWith(shot);
+    });
+    chapter.querySelectorAll(".print-explorer").forEach((ex) => {
       const section = ex.closest("section[id]:not(.print-chapter)");
       const live = site + page + (section ? "#" + section.id : "");
       const note = document.createElement("p");
       note.className = "print-explorer-link";
-      note.append("上图是探索器的初始画面；拖动滑块、切换选项请打开在线版：");
+      note.append("上图是探索器的初始画面；拖动滑块、切换选项请打开在线版（在浏览器里直接计算）：");
       const a = document.createElement("a");
       a.href = live; a.textContent = live;
       note.append(a);
       ex.after(note);
       explorers.push(live);
     });
-    chapter.querySelectorAll(".headerlink, button, .anim-controls, style, .print-hide").forEach((e) => e.remove());
+    chapter.querySelectorAll(".headerlink, button, style, .print-hide").forEach((e) => e.remove());
     chapter.querySelectorAll("details").forEach((d) => { d.open = true; });
     chapter.querySelectorAll("[id]").forEach((e) => { if (e !== chapter) e.id = prefix + e.id; });
     chapter.querySelectorAll("img[src]").forEach((img) => {
@@ -377,7 +381,9 @@ def build(html_dir: Path, out: Path, log) -> dict:
             page.emulate_media(media="print")  # 从一开始就按打印样式排版，省掉一次屏幕版式
             page.goto(entry, wait_until="load")
             timing("load")
-            explorers = page.evaluate(PREPARE_JS, {"site": site_url(config), "local": local})
+            pictures = explorer_pictures(browser, local, chapters)
+            timing("explorers")
+            explorers = page.evaluate(PREPARE_JS, {"site": site_url(config), "local": local, "pictures": pictures})
             broken = page.evaluate(SETTLE_JS)
             if broken:
                 raise SystemExit(f"没有加载出来的图片：{broken}")

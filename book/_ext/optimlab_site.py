@@ -3,21 +3,22 @@
 读者常在访问不了国外 CDN 的网络里打开本书，所以页面读取时不得向站点以外的主机发任何请求：
 
 * 把 npm 按固定版本安装在 ``node_modules/`` 的 MathJax 3、require.js 和 Thebe 复制到
-  ``_build/html/_static/vendor/``，并用 esbuild 把 ``widgets/manager.js``（ipywidgets 8 的
-  base 与 controls 加一个只读的控件管理器）打包到 ``_static/vendor/widgets/``（``_config.yml`` 中的
-  ``mathjax_path``、``nb_ipywidgets_js`` 指向这些副本；本扩展把 sphinx-thebe 写死的 unpkg 地址换成
-  本地副本）；
+  ``_build/html/_static/vendor/``（``_config.yml`` 中的 ``mathjax_path`` 指向这份副本；本扩展把
+  sphinx-thebe 写死的 unpkg 地址换成本地副本）；
+* 网页上的探索器（:mod:`optimlab.widgets.page` 写进笔记本输出的 ``<div class="optimlab-live">``）由浏览器
+  计算：把 ``optimlab/optim/rules.mjs``（更新规则的 JavaScript 副本，与 Python 原本放在一起；它用到的
+  ``exact.mjs`` 是 FMA 与正确舍入的 pow）与
+  ``optimlab/web/``（曲面、调度器与前端）按原来的相对位置复制到 ``_static/optimlab/``，有探索器的页面
+  再加载 ``explorer.mjs``（ES 模块）与 ``explorer.css``。页面不保存 ipywidgets 的控件状态：保存的控件在
+  没有内核的网页上拖得动却不会重画，带着这种状态的页面报警告（``-W`` 下构建失败）；
 * 不加载 pydata-sphinx-theme 的 fontawesome.js（1.5 MB 的全部图标 JS 版；主题样式表自带的
   Font Awesome 网络字体已能显示主题的图标），见 ``book/_templates/layout.html``；
 * sphinx-thebe 在 Sphinx 7 下会把同一段 ``const THEBE_JS_URL = ...`` 注册两次，
   浏览器报 ``Identifier 'THEBE_JS_URL' has already been declared``：这里按内容去重；
-* matplotlib 的 ``Animation.to_jshtml()`` 会插入指向 CDN 的 Font Awesome 4 样式表：这里删掉它
-  （按钮图标由主题自带的 Font Awesome 渲染）；
 * Thebe（点击“Launch Thebe”后）默认从 CDN 加载 MathJax 2：在页面的 Thebe 配置里关掉它；
 * 公式在构建时排版：``prerender_math.mjs``（Node，npm 固定版本的 mathjax-full）把每页的 TeX 换成静态
   CHTML，所有页面共用一张样式表 ``_static/optimlab-math.css``（字体是本站的 MathJax woff）；页面不再
-  加载 MathJax（sphinx.ext.mathjax 加的两个脚本在这里去掉）。控件标签里若有 TeX，
-  ``optimlab-widgets.js`` 在页面 load 之后才按需加载本站的 MathJax 3；
+  加载 MathJax（sphinx.ext.mathjax 加的两个脚本在这里去掉）；
 * 页面加载速度：不开“边输入边搜索”时，普通页面不加载主题附带的整套搜索脚本（``drop_inline_search``）；
   正文的节用 ``content-visibility: auto``（``_static/optimlab.css``），主题在 load 时把整页排版一遍的
   ``addTabStopsToScrollableElements`` 换成按需计算的 ``_static/optimlab-tabstops.js``（``_patch_theme``）；
@@ -61,13 +62,12 @@ MATH_CSS = "_static/optimlab-math.css"
 MATH_FONTS = "vendor/mathjax/output/chtml/fonts/woff-v2"
 MATH_MARKUP = 'class="math notranslate nohighlight"'
 
-#: 静态页面的 ipywidgets 管理器（esbuild 打包到 _static/vendor/widgets/，见 _bundle_widget_manager）
-WIDGET_MANAGER = Path(__file__).resolve().parent / "widgets" / "manager.js"
-
-# matplotlib.animation.JS_INCLUDE 中的 <link rel="stylesheet" href="https://.../font-awesome.min.css">
-FONT_AWESOME_CDN = re.compile(
-    r'<link[^>]*href="https?://[^"]*font-awesome[^"]*"[^>]*>\s*', re.IGNORECASE
-)
+#: 网页探索器的模块：(仓库中的来源, _static 下的目标)。相对位置不变，模块之间的相对 import 照常解析
+LIVE_SOURCES = [("optimlab/optim/rules.mjs", "optimlab/optim/rules.mjs"),
+                ("optimlab/optim/exact.mjs", "optimlab/optim/exact.mjs"), ("optimlab/web", "optimlab/web")]
+LIVE_MARKUP = 'class="optimlab-live'
+LIVE_JS, LIVE_CSS = "optimlab/web/explorer.mjs", "optimlab/web/explorer.css"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 # 页面加载时就会被浏览器请求的资源（<a href> 只在点击时跟随，不算）
 EXTERNAL_RESOURCE = re.compile(
@@ -76,11 +76,6 @@ EXTERNAL_RESOURCE = re.compile(
     re.IGNORECASE,
 )
 CSS_IMPORT = re.compile(r'@import\s+(?:url\()?["\']?((?:https?:)?//[^"\')\s]+)', re.IGNORECASE)
-
-
-def strip_cdn_font_awesome(html: str) -> str:
-    """删掉 ``to_jshtml()`` 输出中指向 CDN 的 Font Awesome 样式表链接。"""
-    return FONT_AWESOME_CDN.sub("", html)
 
 
 def external_resources(html: str) -> list[str]:
@@ -108,6 +103,13 @@ def _search_page(app, pagename, templatename, context, doctree):
     """搜索页加载 SEARCH_JS（defer：在页面模板同步加载的 searchtools.js 与 searchindex.js 之后运行）。"""
     if pagename == "search":
         app.add_js_file(SEARCH_JS, loading_method="defer")
+
+
+def _live_page(app, pagename, templatename, context, doctree):
+    """有网页探索器的页面加载探索器的模块与样式表（模块脚本本身就是 defer 的）。"""
+    if LIVE_MARKUP in (context.get("body") or ""):
+        app.add_js_file(LIVE_JS, type="module")
+        app.add_css_file(LIVE_CSS)
 
 
 SEARCH_INDEX_PREFIX, SEARCH_INDEX_SUFFIX = "Search.setIndex(", ")"
@@ -245,8 +247,14 @@ def _page_context(app, pagename, templatename, context, doctree):
     if MATH_MARKUP in (context.get("body") or ""):
         context["css_files"].append(_math_stylesheet())
 
+    if any(WIDGET_STATE in str((getattr(s, "attributes", {}) or {}).get("type", "")) for s in scripts):
+        logger.warning(
+            "页面 %s 保存了 ipywidgets 的控件状态：网页上没有内核，这些控件拖得动却不会重画。请清除笔记本元数据里的 "
+            "widgets（网页上的探索器由 optimlab.widgets.page 的输出在浏览器里计算）", pagename,
+            type="optimlab", subtype="widgets",
+        )
     if "body" in context:
-        body = strip_cdn_font_awesome(context["body"])
+        body = context["body"]
         # Thebe 启动后默认从 CDN 加载 MathJax 2 来排版 text/latex 输出；本站已有 MathJax 3，不要它
         body = body.replace("requestKernel: true,", "requestKernel: true,\n        mathjaxUrl: false,", 1)
         context["body"] = body
@@ -259,21 +267,6 @@ def _page_context(app, pagename, templatename, context, doctree):
         logger.warning(
             "页面 %s 加载时会请求外部资源：%s", pagename, url, type="optimlab", subtype="external"
         )
-
-
-def _bundle_widget_manager(dest: Path):
-    """用 esbuild 把 book/_ext/widgets/manager.js 打包成 ``dest``/manager.js 与 manager.css。"""
-    esbuild = NODE_MODULES / ".bin" / "esbuild"
-    if not esbuild.exists():
-        raise ExtensionError("缺少 esbuild：请先运行 make book（它会执行 npm ci）")
-    subprocess.run(
-        [str(esbuild), str(WIDGET_MANAGER), "--bundle", "--minify", "--format=iife",
-         "--global-name=optimlabWidgets", "--target=es2018", "--legal-comments=eof",
-         "--loader:.svg=dataurl", "--log-level=warning",
-         # 页面上有 require.js：让打进包里的 UMD 模块（jQuery、Backbone 等）走 CommonJS 分支，不去调用全局 define
-         "--define:define=undefined", f"--outdir={dest}"],
-        check=True, cwd=ROOT,
-    )
 
 
 # pydata-sphinx-theme.js（压缩版）的最后一句：页面 load 时调用 addTabStopsToScrollableElements（压缩后的函数名不定）
@@ -330,8 +323,23 @@ def _copy_vendor(app, exc):
         else:
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, out)
-    _bundle_widget_manager(dest / "widgets")
+    _copy_live(Path(app.outdir) / "_static")
     _prerender_math(app)
+
+
+def _copy_live(static: Path):
+    """网页探索器的模块复制到 ``static``（见 LIVE_SOURCES）。"""
+    for src, target in LIVE_SOURCES:
+        source, out = ROOT / src, static / target
+        if not source.exists():
+            raise ExtensionError(f"缺少网页探索器的模块 {src}")
+        if source.is_dir():
+            if out.exists():
+                shutil.rmtree(out)
+            shutil.copytree(source, out, ignore=shutil.ignore_patterns("*.md", "__pycache__"))
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, out)
 
 
 def _prerender_math(app):
@@ -372,6 +380,7 @@ def setup(app):
     app.connect("builder-inited", _template_filters)
     # 晚于 myst-nb 与 sphinx-thebe 的处理函数运行，此时页面的脚本列表已经完整
     app.connect("html-page-context", _search_page)
+    app.connect("html-page-context", _live_page)
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _copy_vendor)
     app.connect("build-finished", _patch_theme)

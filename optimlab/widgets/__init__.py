@@ -25,7 +25,10 @@
 * 发散显示为"发散（第 k 步）"，非法超参数（:data:`OPTIMIZER_ERRORS`）显示为"无法运行：……"；
   其他异常在严格模式（:data:`optimlab.widgets.base.STRICT`，测试打开）下照常抛出。
 
-依赖方向：optim ← trajectory ← plotting ← widgets ← static。
+网页上的探索器（静态网站，没有内核）由 :mod:`~optimlab.widgets.page` 写出：同一份定义、浏览器里运行的
+JavaScript（``optimlab/optim/rules.mjs`` 与 ``optimlab/web/``），数据来自 :mod:`~optimlab.widgets.webdata`。
+
+依赖方向：optim ← trajectory ← plotting ← widgets。
 """
 
 from __future__ import annotations
@@ -139,7 +142,8 @@ def variants_explorer() -> Tabs:
 
 
 def scheduler_explorer(kind: str = "step", **kwargs) -> SchedulerExplorer:
-    """学习率调度器探索器：StepLR、CosineAnnealingLR、OneCycleLR 的形状及其对训练的影响。"""
+    """学习率调度器探索器：StepLR、ReduceLROnPlateau、CosineAnnealingLR、OneCycleLR（可循环动量 / β₁）
+    的形状及其对 SGD 或 Adam 训练的影响。"""
     return SchedulerExplorer(kind, **kwargs)
 
 

@@ -171,7 +171,7 @@ class RunCache:
 def compact_png(png: bytes, colors: int = 96) -> bytes:
     """把 PNG 转成 ``colors`` 色的调色板 PNG（约小 3 倍；图中只有少数几种颜色，肉眼看不出差别）。
 
-    探索器保存在笔记本里的那一帧与 :mod:`optimlab.static` 的动画帧都用它。
+    探索器在 Jupyter 里显示的第一帧用它。
     """
     img = Image.open(io.BytesIO(png)).convert("RGB")
     out = io.BytesIO()
@@ -180,11 +180,12 @@ def compact_png(png: bytes, colors: int = 96) -> bytes:
     return out.getvalue()
 
 
-def widget_bundle(widget: W.Widget, name: str, images: Sequence[W.Image] = (), **kwargs) -> dict:
+def widget_bundle(widget: W.Widget, name: str, images: Sequence[W.Image] = (), live: Any = None, **kwargs) -> dict:
     """控件的显示数据；纯文本部分换成固定的一句话（默认的 repr 含整张 PNG，且每次不同）。
 
-    显示时把 ``images`` 换成紧凑的调色板 PNG：笔记本里保存、静态网页上显示的就是这一帧；
-    之后在内核中拖动滑块时，重画仍用快速编码。
+    ``live`` 为探索器（或一组标签页）时另加 ``text/html``：同一份定义驱动的网页探索器
+    （:func:`optimlab.widgets.page.live_html`），静态网站显示它，在浏览器里计算。Jupyter 显示 ipywidgets 视图。
+    显示时把 ``images`` 换成紧凑的调色板 PNG；之后在内核中拖动滑块时，重画仍用快速编码。
     """
     for image in images:
         if image.value:
@@ -194,6 +195,10 @@ def widget_bundle(widget: W.Widget, name: str, images: Sequence[W.Image] = (), *
         data = data[0]
     data = dict(data)
     data["text/plain"] = f"交互探索器 {name}（需要运行中的 Jupyter 内核）"
+    if live is not None:
+        from .page import live_html  # page 读取各探索器的定义与数据：用到时才导入
+
+        data["text/html"] = live_html(live)
     return data
 
 
@@ -353,7 +358,7 @@ class Explorer:
         return "\n".join(out)
 
     def _repr_mimebundle_(self, **kwargs):
-        return widget_bundle(self.widget, type(self).__name__, [self.image], **kwargs)
+        return widget_bundle(self.widget, type(self).__name__, [self.image], live=self, **kwargs)
 
     def value(self, name: str) -> Any:
         """控件 ``name`` 的当前值（预取邻近取值时可被临时替换）。"""
@@ -397,4 +402,4 @@ class Tabs:
             self.widget.set_title(i, title)
 
     def _repr_mimebundle_(self, **kwargs):
-        return widget_bundle(self.widget, self.name, [e.image for e in self.explorers.values()], **kwargs)
+        return widget_bundle(self.widget, self.name, [e.image for e in self.explorers.values()], live=self, **kwargs)
