@@ -4,7 +4,7 @@
    在 Chromium 里依次移动它的每个控件（滑块逐格走、跳到两端，下拉菜单与开关逐个切换，地图点击），量从输入事件
    （``event.timeStamp``）到画好的那一帧（其后的 ``requestAnimationFrame`` 回调，即该帧的绘制时刻）的毫秒数，
    报告每个探索器的中位数与 p95（目标 ≤ 16 ms 与 ≤ 50 ms）；
-2. optimlab/web/ 与 optimlab/optim/rules.mjs 的全部模块合在一起 gzip 后的大小（目标 ≤ 60 KB）；
+2. optimlab/web/ 与 optimlab/optim/ 下（rules.mjs、exact.mjs）的全部模块合在一起 gzip 后的大小（目标 ≤ 60 KB）；
 3. 构建出的站点中每一章的页面重量（HTML 与它加载的一切，冷缓存），与 ``benchmarks/explorers_baseline.json``
    （换成实时探索器之前的站点：翻页动画帧与控件管理器都还在）对比；
 4. 最重一页的冷加载时间（load 事件，目标 ≤ 1.0 s），以及其中的探索器开始运行（``data-live`` 出现）的时刻。
@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "benchmarks" / "explorers_baseline.json"
-WEB = [ROOT / "optimlab" / "optim" / "rules.mjs", *sorted((ROOT / "optimlab" / "web").glob("*.mjs"))]
+WEB = [*sorted((ROOT / "optimlab" / "optim").glob("*.mjs")), *sorted((ROOT / "optimlab" / "web").glob("*.mjs"))]
 
 sys.path.insert(0, str(ROOT / "tests"))
 from sitekit import CHROMIUM, CHROMIUM_ARGS, DESKTOP, NOTEBOOK_PAGES, settle  # noqa: E402

@@ -69,3 +69,9 @@ def test_search_index_lists_pages_by_how_often_they_use_a_term():
     assert ranked["titleterms"] == {"动量": [2, 0]}
     assert ranked["docnames"] == index["docnames"]
     assert index["terms"]["动量"] == [0, 1, 2], "the input index is not modified"
+
+
+def test_body_images_load_lazily_unless_they_say_otherwise():
+    html = '<p><img alt="a" src="a.png" /><img loading="eager" src="b.png"></p>'
+    out = optimlab_site.lazy_images(html)
+    assert out == '<p><img loading="lazy" decoding="async" alt="a" src="a.png" /><img loading="eager" src="b.png"></p>'

@@ -19,7 +19,7 @@
 * 公式在构建时排版：``prerender_math.mjs``（Node，npm 固定版本的 mathjax-full）把每页的 TeX 换成静态
   CHTML，所有页面共用一张样式表 ``_static/optimlab-math.css``（字体是本站的 MathJax woff）；页面不再
   加载 MathJax（sphinx.ext.mathjax 加的两个脚本在这里去掉）；
-* 页面加载速度：不开“边输入边搜索”时，普通页面不加载主题附带的整套搜索脚本（``drop_inline_search``）；
+* 页面加载速度：正文的图片懒加载（``lazy_images``）；不开“边输入边搜索”时，普通页面不加载主题附带的整套搜索脚本（``drop_inline_search``）；
   正文的节用 ``content-visibility: auto``（``_static/optimlab.css``），主题在 load 时把整页排版一遍的
   ``addTabStopsToScrollableElements`` 换成按需计算的 ``_static/optimlab-tabstops.js``（``_patch_theme``）；
 * 最后检查每一页：仍引用外部主机的脚本、样式表、图片等一律报警告，配合 ``-W`` 让构建失败。
@@ -81,6 +81,16 @@ CSS_IMPORT = re.compile(r'@import\s+(?:url\()?["\']?((?:https?:)?//[^"\')\s]+)',
 def external_resources(html: str) -> list[str]:
     """返回 HTML 片段中页面加载时会请求的外部地址。"""
     return EXTERNAL_RESOURCE.findall(html) + CSS_IMPORT.findall(html)
+
+
+#: 正文里的图片标签（还没有 loading 属性的）
+IMG_WITHOUT_LOADING = re.compile(r"<img(?![^>]*\bloading=)")
+
+
+def lazy_images(html: str) -> str:
+    """正文的图片懒加载、异步解码：视口附近的照常立即加载，远处的等读者滚近了再取，页面的 load 事件
+    不必等一章的全部图片（章节页最重的部分）。"""
+    return IMG_WITHOUT_LOADING.sub('<img loading="lazy" decoding="async"', html)
 
 
 def _absolute_search_dict(app, config):
@@ -254,7 +264,7 @@ def _page_context(app, pagename, templatename, context, doctree):
             type="optimlab", subtype="widgets",
         )
     if "body" in context:
-        body = context["body"]
+        body = lazy_images(context["body"])
         # Thebe 启动后默认从 CDN 加载 MathJax 2 来排版 text/latex 输出；本站已有 MathJax 3，不要它
         body = body.replace("requestKernel: true,", "requestKernel: true,\n        mathjaxUrl: false,", 1)
         context["body"] = body

@@ -6,6 +6,7 @@
  *   <div class="optimlab-live-tabs"> 里的几个探索器显示成标签页（第 4 章）。
  *   每个探索器运行后根元素带 data-live（启动时刻，ms），.optimlab-live-fallback 隐藏。
  *   主题切换（<html data-theme>）与画布宽度变化（plot.mjs 的 Panel）时重画。
+ *   在页面的 load 事件之后才启动（不拖慢页面加载）；启动失败时在原处写出原因，并报到控制台。
  */
 import { BiasLive, ReddiLive, SchedulerLive } from "./curves.mjs";
 import { PathLive } from "./paths.mjs";
@@ -34,6 +35,7 @@ export function mount(root) {
     return ex;
   } catch (err) {
     if (fallback) fallback.textContent = `（交互图无法启动：${err.message}）`;
+    console.error(err); // 不吞掉：页面上写出原因，控制台（与浏览器测试）也看得到
     return null;
   }
 }
@@ -66,6 +68,8 @@ export function mountAll(doc = document) {
   doc.querySelectorAll(".optimlab-live").forEach(mount);
 }
 
-mountAll();
+// 页面的 load 事件之后再启动：正文、图与公式先显示，探索器（多在章末）的第一次计算不拖慢页面加载
+if (document.readyState === "complete") mountAll();
+else window.addEventListener("load", () => mountAll(), { once: true });
 new MutationObserver(() => live.forEach((ex) => ex.invalidate(false)))
   .observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });

@@ -75,6 +75,22 @@ export class PathLive extends Live {
     this.build();
     this.dragStart();
     this.invalidate(true);
+    this.warmContours();
+  }
+
+  /** 空闲时先算好菜单里其他曲面的等高线（缓存在 CONTOURS），读者切换曲面时不必当场计算。 */
+  warmContours() {
+    const sel = this.spec.definition.controls.surface, c = this.opt.contour;
+    if (!sel || !c) return;
+    const idle = window.requestIdleCallback || ((f) => setTimeout(f, 200));
+    const todo = sel.options.map(([, name]) => name);
+    const next = () => {
+      const name = todo.shift();
+      if (name === undefined) return;
+      contoursOf(surface(name, { kappa: this.controls.values().kappa }), c);
+      idle(next);
+    };
+    idle(next);
   }
 
   kindOf(spec) { return KINDS[spec.name]; }
