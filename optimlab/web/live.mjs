@@ -47,7 +47,7 @@ export class Live {
 
   /** 控件变化：子类的 onControl 可以连带改别的控件（如建议学习率），然后重算。 */
   changed(name, v, ev) {
-    try { this.onControl(name, v, ev); } catch (err) { this.failure = err; }
+    try { this.onControl(name, v, ev); } catch (err) { this.fail(err); }
     this.k = this.playing ? 0 : null;
     this.invalidate(true);
   }
@@ -63,13 +63,20 @@ export class Live {
     this.th = theme();
     try {
       if (this.needCompute) { this.needCompute = false; this.failure = null; this.compute(); }
-    } catch (err) { this.failure = err; }
-    try { this.draw(); } catch (err) { this.failure = err; try { this.draw(); } catch { /* 画不出来：留下上一帧 */ } }
+    } catch (err) { this.fail(err); }
+    try { this.draw(); } catch (err) { this.fail(err); try { this.draw(); } catch { /* 画不出来：留下上一帧 */ } }
     this.root.dispatchEvent(new CustomEvent("optimlab-drawn"));
     if (this.playing) this.advance(t);
     if (this.jobs.length) this.runJobs();
     this.root.dataset.busy = this.jobs.length || this.playing ? "1" : "";
     this.root.dataset.computing = this.waiting.size ? "1" : "";
+  }
+
+  /** 出错了：非法超参数不走这里（rules.mjs 的 validate 给出 torch 的信息，作为结果的 error 画出），走到这里的都是
+   *  程序错误。图中写出“无法运行：……”（探索器不会就此停住），同时报到控制台，不吞掉（浏览器测试因此失败）。 */
+  fail(err) {
+    this.failure = err;
+    console.error(err);
   }
 
   /** 计算失败时图中显示的消息（同 optimlab.widgets.base.error_message）。 */
@@ -96,7 +103,7 @@ export class Live {
     while (this.jobs.length && performance.now() - t0 < BUDGET) {
       const job = this.jobs[0];
       let r;
-      try { r = job.gen.next(); } catch (err) { this.failure = err; r = { done: true }; }
+      try { r = job.gen.next(); } catch (err) { this.fail(err); r = { done: true }; }
       if (r.done) this.jobs.shift();
     }
     this.invalidate(false);

@@ -75,7 +75,10 @@ export class ConvergenceMap {
         if (this.done >= this.ny) this.live.waiting.delete(this);
         this.live.invalidate(false);
       };
-      this._worker.onerror = () => { this._worker = null; this.live.waiting.delete(this); this.key = null; this.live.invalidate(true); };
+      this._worker.onerror = (ev) => {  // 后台线程出错：报到控制台，改在主线程分帧计算
+        console.error(ev.message || ev);
+        this._worker = null; this.live.waiting.delete(this); this.key = null; this.live.invalidate(true);
+      };
     } catch {
       this._worker = null;
     }

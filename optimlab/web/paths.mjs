@@ -229,7 +229,7 @@ export class PathLive extends Live {
       marker(ctx, sx(path[2 * last]), sy(path[2 * last + 1]), { color, size: 4 });
     }
     if (this.spec.name === "adamw") {
-      const { h, target } = this.opt.l2;
+      const { h, target } = this.opt.l2, v = this.controls.values();
       const pt = h.map((hi, i) => (v.scale * hi * target[i]) / (v.scale * hi + v.weight_decay));
       marker(ctx, sx(pt[0]), sy(pt[1]), { color: this.color("L2", "#d62728"), shape: "D", size: 5 });
     }
