@@ -87,7 +87,7 @@ def run_lockstep(
     x0: tuple[float, float] | None = None,
     labels: Sequence[str] | None = None,
 ) -> list[Trajectory | Exception]:
-    """:func:`optimlab.trajectory.run_many`，把 :data:`OPTIMIZER_ERRORS` 放在结果里而不是抛出。"""
+    """:func:`optimlab.trajectory.run_many`，把 ``OPTIMIZER_ERRORS`` 放在结果里而不是抛出。"""
     return run_many(surface, specs, steps, x0, labels, errors=OPTIMIZER_ERRORS)  # type: ignore[return-value]
 
 
@@ -277,8 +277,8 @@ class Explorer:
     def update(self, change=None) -> None:
         """根据当前控件值重新计算并重画。
 
-        优化器的非法超参数（:data:`OPTIMIZER_ERRORS`）在运行处变成消息；计算中的其他异常在严格模式
-        （:data:`STRICT`）下照常抛出，否则画成图中的消息，而不是留下上一张图。
+        优化器的非法超参数（``OPTIMIZER_ERRORS``）在运行处变成消息；计算中的其他异常在严格模式
+        （``STRICT``）下照常抛出，否则画成图中的消息，而不是留下上一张图。
         """
         if self._holding:
             return

@@ -1,8 +1,8 @@
 """探索器的定义是纯数据：控件、范围、默认值、中文标签与所运行的问题。
 
 :class:`Control` 与 :class:`Definition` 只含数、字符串与元组；:func:`definitions_json` 把全部定义写成 JSON，
-供另一个前端（网页上的 JavaScript 探索器）读取，:func:`make_controls` 由同一份数据建出 ipywidgets 控件，
-两个前端因此不会各说各的。各探索器模块用 :func:`define` 登记自己的定义。
+供另一个前端（网页上的 JavaScript 探索器）读取，``make_controls`` 由同一份数据建出 ipywidgets 控件，
+两个前端因此不会各说各的。各探索器模块用 ``define`` 登记自己的定义。
 """
 
 from __future__ import annotations
