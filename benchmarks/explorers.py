@@ -19,13 +19,10 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
-import http.server
 import json
 import statistics
 import sys
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +30,8 @@ BASELINE = ROOT / "benchmarks" / "explorers_baseline.json"
 WEB = [*sorted((ROOT / "optimlab" / "optim").glob("*.mjs")), *sorted((ROOT / "optimlab" / "web").glob("*.mjs"))]
 
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tools"))
+import localserver  # noqa: E402
 from sitekit import CHROMIUM, CHROMIUM_ARGS, DESKTOP, NOTEBOOK_PAGES, settle  # noqa: E402
 
 #: 其他主机一律解析不到（浏览器的 DNS 规则；不用 Playwright 拦截，免得每个请求绕道 Python）
@@ -53,15 +52,7 @@ LOAD_JS = """
 
 def serve(html: Path):
     """``html`` 目录在 127.0.0.1 的空闲端口上；返回 (server, base URL)。"""
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript"}
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(html)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    return localserver.serve(html)
 
 
 def gzip_size(html: Path, base: str, urls) -> int:

@@ -17,13 +17,9 @@ optimlab-tabstops.js；普通页面不加载搜索脚本（book/_templates/layou
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
-import http.server
 import statistics
 import sys
-import threading
-import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -31,6 +27,8 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tools"))
+import localserver  # noqa: E402
 from sitekit import CHROMIUM, CHROMIUM_ARGS, DESKTOP, settle  # noqa: E402
 
 
@@ -43,13 +41,7 @@ def tree_size(path):
 
 
 def serve():
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(HTML)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    return localserver.serve(HTML)
 
 
 RESOURCES_JS = """

@@ -13,14 +13,15 @@ Chromium 时测试失败，不跳过）。其他主机的请求一律拦截，�
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from pathlib import Path
 
+import sys
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from localserver import served  # noqa: E402
+
 BLANK = "__jskit__.html"
 
 # 在页面里执行：导入模块 m，求出表达式；表达式的值是函数时，用 args 调用它（可以是 async 函数）
@@ -31,13 +32,6 @@ async ([path, source, args]) => {
   return typeof value === "function" ? await value(...args) : value;
 }
 """
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript"}
-
-    def log_message(self, *args):
-        pass
 
 
 class JS:
@@ -78,13 +72,9 @@ class JS:
 @pytest.fixture(scope="module")
 def js(browser):
     """仓库根目录上的一个 Chromium 页面；见模块说明。"""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(ROOT)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    page = JS(browser, f"http://127.0.0.1:{server.server_address[1]}/")
-    try:
-        yield page
-    finally:
-        page.close()
-        server.shutdown()
-        server.server_close()
+    with served(ROOT) as base:
+        page = JS(browser, base)
+        try:
+            yield page
+        finally:
+            page.close()

@@ -11,16 +11,18 @@
 from __future__ import annotations
 
 import functools
-import http.server
 import json
 import os
 import re
-import threading
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from localserver import served  # noqa: E402
+
 HTML = Path(os.environ.get("OPTIMLAB_SITE") or ROOT / "_build" / "html").resolve()
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -159,16 +161,8 @@ def site():
     """The built site on 127.0.0.1 (a free port); yields its base URL."""
     assert (HTML / "index.html").is_file(), f"站点尚未构建（{HTML}）：先运行 make book"
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(HTML)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with served(HTML) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

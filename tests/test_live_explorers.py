@@ -10,10 +10,9 @@
 from __future__ import annotations
 
 import functools
-import http.server
 import inspect
 import json
-import threading
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +23,9 @@ import pytest  # noqa: E402
 from sitekit import DESKTOP, NOTEBOOK_PAGES, PHONE, SCREENSHOTS, assert_clean, source_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from localserver import serve  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
 # ---------------------------------------------------------------- driving an explorer in the page
@@ -168,19 +170,10 @@ def pages():
     return out
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript"}
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def live(browser, pages):
     """一个浏览器上下文：仓库根目录 + /live/<name>.html；记录其他主机、失败的加载与控制台错误。"""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(ROOT)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    server, base = serve(ROOT)
     seen = {"external": [], "errors": [], "failed": []}
     context = browser.new_context(viewport=DESKTOP, service_workers="block")
 

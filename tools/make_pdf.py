@@ -22,19 +22,17 @@ PDF 不能横向滚动，宽出的部分会被裁掉。日志（同目录的 ``m
 from __future__ import annotations
 
 import argparse
-import functools
 import html
-import http.server
 import io
 import re
 import sys
-import threading
 import time
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from localserver import serve  # noqa: E402
 from pdf_fonts import font_face_css, truetype_subsets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -320,16 +318,6 @@ FIT_JS = """
 
 
 # ---------------------------------------------------------------- printing
-
-
-def serve(directory: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def chapter_pages(pdf: bytes) -> list[tuple[str, int]]:
